@@ -1,0 +1,813 @@
+/* imap_lex.c - streaming framer for one direction (see imap_lex.h). */
+#include "imap_lex.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap_token.h"
+
+/* Longest literal marker: "~{" 19 digits "+}" plus a spare byte. */
+#define TAIL_MAX 32
+
+enum lex_state {
+    LX_LINE,    /* in the non-literal part of a unit, or at a unit boundary */
+    LX_CR,      /* saw CR, expecting LF */
+    LX_LITERAL, /* inside literal octets */
+    LX_AWAIT,   /* c2s: a sync literal waits for "+" */
+    LX_RAW,     /* framing given up */
+};
+
+struct imap_lex {
+    enum imap_dir dir;
+    const struct imap_lex_cb *cb;
+    void *arg;
+    struct imap_lex_limits lim;
+    enum imap_lex_mode mode;
+    enum lex_state state;
+    uint64_t offset;     /* bytes consumed */
+
+    /* the unit in progress */
+    int in_unit;
+    uint64_t unit_off;
+    enum imap_unit_kind kind;
+    unsigned flags;
+    int text_mode;       /* no quotes, no literals (text lines) */
+    int classified;      /* kind known (s2c) */
+    int head_done;
+    int spaces;          /* separators seen while looking for the head */
+    int in_quote, quote_esc;
+    uint64_t line_bytes; /* non-literal bytes so far */
+    int truncated;       /* line_max reached: text stopped growing */
+
+    /* scratch: the unit text (lazily allocated) */
+    char *buf;
+    size_t len, size;
+    size_t seg_start;    /* where the current line segment starts in buf */
+    char tail[TAIL_MAX]; /* last bytes of the segment once truncated */
+    size_t tail_len;
+
+    /* literals of the unit */
+    struct imap_literal *lits;
+    size_t nlits, lits_size;
+    uint64_t nlits_all;
+    uint64_t lit_remaining;
+    int lit_described;   /* the current literal has a descriptor */
+    uint64_t kept_total;
+};
+
+/* Bytes that need a look in each line mode. */
+static unsigned char tbl_data[256], tbl_quote[256], tbl_text[256];
+
+static void tables_init(void)
+{
+    static int done;
+
+    if (done)
+        return;
+    tbl_data['"'] = tbl_data['\r'] = tbl_data['\n'] = tbl_data['\0'] = 1;
+    tbl_quote['"'] = tbl_quote['\\'] = tbl_quote['\r'] = tbl_quote['\n'] = tbl_quote['\0'] = 1;
+    tbl_text['\r'] = tbl_text['\n'] = tbl_text['\0'] = 1;
+    done = 1;
+}
+
+void imap_lex_default_limits(enum imap_dir dir, int preauth, struct imap_lex_limits *limits_r)
+{
+    memset(limits_r, 0, sizeof(*limits_r));
+    if (dir == IMAP_C2S)
+        limits_r->line_max = preauth ? IMAP_LEX_C2S_LINE_MAX_PREAUTH : IMAP_LEX_C2S_LINE_MAX;
+    else
+        limits_r->line_max = preauth ? IMAP_LEX_S2C_LINE_MAX_PREAUTH : IMAP_LEX_S2C_LINE_MAX;
+    limits_r->literal_max =
+        preauth && dir == IMAP_C2S ? IMAP_LEX_LITERAL_MAX_PREAUTH : IMAP_LEX_LITERAL_MAX;
+    limits_r->literals_max = IMAP_LEX_LITERALS_MAX;
+    limits_r->keep_per_literal = IMAP_LEX_KEEP_PER_LITERAL;
+    limits_r->keep_total = IMAP_LEX_KEEP_TOTAL;
+}
+
+struct imap_lex *imap_lex_new(enum imap_dir dir, const struct imap_lex_limits *limits,
+                              const struct imap_lex_cb *cb, void *arg)
+{
+    struct imap_lex *lx = calloc(1, sizeof(*lx));
+
+    if (lx == NULL)
+        return NULL;
+    tables_init();
+    lx->dir = dir;
+    lx->cb = cb;
+    lx->arg = arg;
+    if (limits != NULL)
+        lx->lim = *limits;
+    else
+        imap_lex_default_limits(dir, 0, &lx->lim);
+    lx->mode = IMAP_LEX_NORMAL;
+    lx->state = LX_LINE;
+    return lx;
+}
+
+static void release_scratch(struct imap_lex *lx)
+{
+    free(lx->buf);
+    lx->buf = NULL;
+    lx->size = 0;
+    free(lx->lits);
+    lx->lits = NULL;
+    lx->lits_size = 0;
+}
+
+void imap_lex_free(struct imap_lex *lx)
+{
+    if (lx == NULL)
+        return;
+    release_scratch(lx);
+    free(lx);
+}
+
+static void problem(struct imap_lex *lx, enum imap_lex_problem what, uint64_t value, uint64_t max)
+{
+    if (lx->cb->problem != NULL)
+        lx->cb->problem(lx->arg, what, lx->in_unit ? lx->unit_off : lx->offset, value, max);
+}
+
+/* Scratch memory is released at the end of a feed, never here: a callback
+ * may still be looking at the unit text. */
+static void go_raw(struct imap_lex *lx)
+{
+    lx->state = LX_RAW;
+    lx->mode = IMAP_LEX_RAW;
+    lx->in_unit = 0;
+    lx->len = 0;
+    lx->nlits = 0;
+}
+
+/* Makes room for n more bytes in buf.  Returns 0 or -1. */
+static int buf_reserve(struct imap_lex *lx, size_t n)
+{
+    size_t need = lx->len + n, nsize;
+    char *nb;
+
+    if (need <= lx->size)
+        return 0;
+    nsize = lx->size ? lx->size : 256;
+    while (nsize < need)
+        nsize *= 2;
+    nb = realloc(lx->buf, nsize);
+    if (nb == NULL)
+        return -1;
+    lx->buf = nb;
+    lx->size = nsize;
+    return 0;
+}
+
+static void tail_push(struct imap_lex *lx, const char *p, size_t n)
+{
+    if (n >= TAIL_MAX) {
+        memcpy(lx->tail, p + n - TAIL_MAX, TAIL_MAX);
+        lx->tail_len = TAIL_MAX;
+        return;
+    }
+    if (lx->tail_len + n > TAIL_MAX) {
+        size_t drop = lx->tail_len + n - TAIL_MAX;
+        memmove(lx->tail, lx->tail + drop, lx->tail_len - drop);
+        lx->tail_len -= drop;
+    }
+    memcpy(lx->tail + lx->tail_len, p, n);
+    lx->tail_len += n;
+}
+
+/*
+ * Adds non-literal line bytes.  Past line_max the text stops growing (one
+ * limit event), the last bytes are still tracked so a literal marker at the
+ * end of an overlong line is found.  Returns 0, or -1 out of memory.
+ */
+static int line_add(struct imap_lex *lx, const char *p, size_t n)
+{
+    uint64_t room;
+
+    if (n == 0)
+        return 0;
+    if (lx->truncated) {
+        lx->line_bytes += n;
+        tail_push(lx, p, n);
+        return 0;
+    }
+    room = lx->lim.line_max > lx->line_bytes ? lx->lim.line_max - lx->line_bytes : 0;
+    if (n <= room) {
+        if (buf_reserve(lx, n) < 0)
+            return -1;
+        memcpy(lx->buf + lx->len, p, n);
+        lx->len += n;
+        lx->line_bytes += n;
+        return 0;
+    }
+    /* crossing the limit: keep what fits, remember the segment's tail */
+    if (room > 0) {
+        if (buf_reserve(lx, (size_t)room) < 0)
+            return -1;
+        memcpy(lx->buf + lx->len, p, (size_t)room);
+        lx->len += (size_t)room;
+    }
+    lx->line_bytes += n;
+    lx->truncated = 1;
+    lx->flags |= IMAP_UNIT_TRUNCATED;
+    lx->tail_len = 0;
+    tail_push(lx, lx->buf + lx->seg_start, lx->len - lx->seg_start);
+    tail_push(lx, p + room, n - (size_t)room);
+    problem(lx, IMAP_LEX_LIMIT_LINE, (uint64_t)lx->lim.line_max + 1, lx->lim.line_max);
+    return 0;
+}
+
+/* A line break counts towards the line limit but is not text. */
+static void line_count_break(struct imap_lex *lx)
+{
+    lx->line_bytes++;
+    if (!lx->truncated && lx->line_bytes > lx->lim.line_max) {
+        lx->truncated = 1;
+        lx->flags |= IMAP_UNIT_TRUNCATED;
+        lx->tail_len = 0;
+        tail_push(lx, lx->buf + lx->seg_start, lx->len - lx->seg_start);
+        problem(lx, IMAP_LEX_LIMIT_LINE, (uint64_t)lx->lim.line_max + 1, lx->lim.line_max);
+    }
+}
+
+static void make_unit(const struct imap_lex *lx, struct imap_unit *u)
+{
+    u->dir = lx->dir;
+    u->kind = lx->kind;
+    u->off = lx->unit_off;
+    u->len = lx->offset - lx->unit_off;
+    u->text = lx->buf != NULL ? lx->buf : "";
+    u->text_len = lx->len;
+    u->lits = lx->lits;
+    u->nlits = lx->nlits;
+    u->nlits_all = lx->nlits_all;
+    u->line_bytes = lx->line_bytes;
+    u->flags = lx->flags;
+}
+
+static void call_head(struct imap_lex *lx)
+{
+    struct imap_unit u;
+
+    lx->head_done = 1;
+    if (lx->cb->head == NULL)
+        return;
+    make_unit(lx, &u);
+    lx->cb->head(lx->arg, &u);
+}
+
+static void unit_begin(struct imap_lex *lx)
+{
+    lx->in_unit = 1;
+    lx->unit_off = lx->offset;
+    lx->flags = 0;
+    lx->head_done = 0;
+    lx->spaces = 0;
+    lx->in_quote = lx->quote_esc = 0;
+    lx->line_bytes = 0;
+    lx->truncated = 0;
+    lx->len = 0;
+    lx->seg_start = 0;
+    lx->tail_len = 0;
+    lx->nlits = 0;
+    lx->nlits_all = 0;
+    lx->kept_total = 0;
+    if (lx->dir == IMAP_C2S) {
+        lx->classified = 1;
+        lx->text_mode = lx->mode == IMAP_LEX_TEXT;
+        lx->kind = lx->text_mode ? IMAP_UNIT_CLIENT_TEXT : IMAP_UNIT_COMMAND;
+    } else {
+        lx->classified = 0;
+        lx->text_mode = 0;
+        lx->kind = IMAP_UNIT_MALFORMED;
+    }
+}
+
+static void unit_end(struct imap_lex *lx)
+{
+    struct imap_unit u;
+
+    if (!lx->head_done)
+        call_head(lx);
+    make_unit(lx, &u);
+    lx->in_unit = 0;
+    lx->cb->unit(lx->arg, &u);
+    /* the text may have held a password: do not leave it in the heap */
+    if (lx->dir == IMAP_C2S && lx->buf != NULL)
+        memset(lx->buf, 0, lx->len);
+    lx->len = 0;
+    lx->nlits = 0;
+}
+
+static int is_word(const char *p, size_t n, const char *w)
+{
+    return imap_str_eq_ci((struct imap_str){p, n}, w);
+}
+
+static int all_digits(const char *p, size_t n)
+{
+    size_t i;
+
+    if (n == 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+/*
+ * Classifies a server line from its first tokens (protocol.md §2.2).
+ * at_eol: the line has ended, decide with what there is.
+ */
+static void classify(struct imap_lex *lx, int at_eol)
+{
+    const char *t = lx->buf;
+    size_t n = lx->len, sp1, sp2;
+
+    if (n == 0) {
+        if (at_eol) {
+            lx->kind = IMAP_UNIT_MALFORMED;
+            lx->classified = 1;
+        }
+        return;
+    }
+    if (t[0] == '+') {
+        lx->kind = IMAP_UNIT_CONTINUE;
+        goto text;
+    }
+    for (sp1 = 0; sp1 < n && t[sp1] != ' '; sp1++)
+        ;
+    if (sp1 == n && !at_eol)
+        return;
+    if (sp1 == n) {
+        lx->kind = IMAP_UNIT_MALFORMED;
+        goto data;
+    }
+    for (sp2 = sp1 + 1; sp2 < n && t[sp2] != ' '; sp2++)
+        ;
+    if (sp2 == n && !at_eol)
+        return;
+    if (sp1 == 1 && t[0] == '*') {
+        const char *w = t + 2;
+        size_t wn = sp2 - 2;
+        if (all_digits(w, wn)) {
+            lx->kind = IMAP_UNIT_DATA;
+            goto data;
+        }
+        if (is_word(w, wn, "OK") || is_word(w, wn, "NO") || is_word(w, wn, "BAD") ||
+            is_word(w, wn, "BYE") || is_word(w, wn, "PREAUTH")) {
+            lx->kind = IMAP_UNIT_STATUS;
+            goto text;
+        }
+        lx->kind = IMAP_UNIT_DATA;
+        goto data;
+    }
+    {
+        const char *w = t + sp1 + 1;
+        size_t wn = sp2 - sp1 - 1;
+        if (is_word(w, wn, "OK") || is_word(w, wn, "NO") || is_word(w, wn, "BAD")) {
+            lx->kind = IMAP_UNIT_TAGGED;
+            goto text;
+        }
+    }
+    lx->kind = IMAP_UNIT_MALFORMED;
+data:
+    lx->classified = 1;
+    return;
+text:
+    lx->classified = 1;
+    lx->text_mode = 1;
+    lx->in_quote = lx->quote_esc = 0; /* a valid head holds no quotes */
+}
+
+/*
+ * Looks for a literal marker at the end of the line segment just ended.
+ * Returns 1 with size/flags, 0 for none, -1 when the count overflows.
+ */
+static int find_marker(struct imap_lex *lx, uint64_t *size_r, unsigned *flags_r)
+{
+    const char *t;
+    size_t n, i, digits_end;
+    uint64_t size = 0;
+    unsigned flags = 0;
+
+    if (lx->truncated) {
+        t = lx->tail;
+        n = lx->tail_len;
+    } else {
+        t = lx->buf + lx->seg_start;
+        n = lx->len - lx->seg_start;
+    }
+    if (n < 3 || t[n - 1] != '}')
+        return 0;
+    i = n - 1;
+    if (t[i - 1] == '+') {
+        flags |= IMAP_LIT_NONSYNC;
+        i--;
+    }
+    digits_end = i;
+    while (i > 0 && t[i - 1] >= '0' && t[i - 1] <= '9')
+        i--;
+    if (i == digits_end || i == 0 || t[i - 1] != '{')
+        return 0;
+    if (digits_end - i > 19) {
+        /* leading zeros are legal but no count needs 20 digits */
+        size_t z = i;
+        while (z < digits_end && t[z] == '0')
+            z++;
+        if (digits_end - z > 19)
+            return -1;
+    }
+    for (size_t k = i; k < digits_end; k++) {
+        unsigned d = (unsigned)(t[k] - '0');
+        if (size > (IMAP_LEX_LITERAL_PARSE_MAX - d) / 10)
+            return -1;
+        size = size * 10 + d;
+    }
+    if (i >= 2 && t[i - 2] == '~')
+        flags |= IMAP_LIT_BINARY;
+    *size_r = size;
+    *flags_r = flags;
+    return 1;
+}
+
+static int lits_reserve(struct imap_lex *lx)
+{
+    size_t nsize;
+    struct imap_literal *nl;
+
+    if (lx->nlits < lx->lits_size)
+        return 0;
+    nsize = lx->lits_size ? lx->lits_size * 2 : 4;
+    nl = realloc(lx->lits, nsize * sizeof(*nl));
+    if (nl == NULL)
+        return -1;
+    lx->lits = nl;
+    lx->lits_size = nsize;
+    return 0;
+}
+
+/* The line break after a literal marker goes into the text so the tokenizer
+ * sees the marker as the wire has it. */
+static int literal_begin(struct imap_lex *lx, uint64_t size, unsigned flags, int bare_lf)
+{
+    const char *brk = bare_lf ? "\n" : "\r\n";
+    size_t brk_len = bare_lf ? 1 : 2;
+
+    lx->nlits_all++;
+    if (size > lx->lim.literal_max)
+        problem(lx, IMAP_LEX_LIMIT_LITERAL, size, lx->lim.literal_max);
+    lx->lit_described = 0;
+    if (!lx->truncated) {
+        if (buf_reserve(lx, brk_len) < 0)
+            return -1;
+        memcpy(lx->buf + lx->len, brk, brk_len);
+        lx->len += brk_len;
+        if (lx->nlits < lx->lim.literals_max) {
+            if (lits_reserve(lx) < 0)
+                return -1;
+            lx->lits[lx->nlits] = (struct imap_literal){size, lx->len, 0, flags};
+            lx->nlits++;
+            lx->lit_described = 1;
+        } else if (!(lx->flags & IMAP_UNIT_LITS_DROPPED)) {
+            lx->flags |= IMAP_UNIT_LITS_DROPPED;
+            problem(lx, IMAP_LEX_LIMIT_LITERALS, lx->nlits_all, lx->lim.literals_max);
+        }
+    }
+    if (!lx->head_done)
+        call_head(lx);
+    lx->lit_remaining = size;
+    if (lx->dir == IMAP_C2S && !(flags & IMAP_LIT_NONSYNC)) {
+        struct imap_unit u;
+        lx->state = LX_AWAIT;
+        if (lx->cb->sync_literal != NULL) {
+            make_unit(lx, &u);
+            lx->cb->sync_literal(lx->arg, &u);
+        }
+        return 0;
+    }
+    lx->state = LX_LITERAL;
+    return 0;
+}
+
+/* The literal's octets are over: the line goes on in a new segment. */
+static void literal_end(struct imap_lex *lx)
+{
+    lx->state = LX_LINE;
+    lx->seg_start = lx->len;
+    lx->tail_len = 0;
+    lx->in_quote = lx->quote_esc = 0;
+}
+
+/* A line break (CRLF, or LF alone) ended a line segment. */
+static int line_end(struct imap_lex *lx, int bare_lf)
+{
+    uint64_t size;
+    unsigned lflags;
+    int m;
+
+    if (bare_lf)
+        lx->flags |= IMAP_UNIT_BARE_LF;
+    if (!lx->classified)
+        classify(lx, 1);
+    if (!lx->text_mode && lx->in_quote) {
+        lx->flags |= IMAP_UNIT_OPEN_QUOTE;
+        lx->in_quote = lx->quote_esc = 0;
+    } else if (!lx->text_mode) {
+        m = find_marker(lx, &size, &lflags);
+        if (m < 0) {
+            problem(lx, IMAP_LEX_GIVE_UP, 0, IMAP_LEX_LITERAL_PARSE_MAX);
+            go_raw(lx);
+            return 0;
+        }
+        if (m > 0) {
+            if (literal_begin(lx, size, lflags, bare_lf) < 0)
+                return -1;
+            if (lx->state == LX_LITERAL && lx->lit_remaining == 0)
+                literal_end(lx);
+            return 0;
+        }
+    }
+    unit_end(lx);
+    return 0;
+}
+
+/* Head and classification are watched byte by byte over the first tokens. */
+static void watch_head(struct imap_lex *lx, char c)
+{
+    if (c == ' ' && !lx->in_quote) {
+        lx->spaces++;
+        if (!lx->classified)
+            classify(lx, 0);
+        if (lx->spaces == 1 && lx->len - 1 > IMAP_LEX_TAG_MAX)
+            problem(lx, IMAP_LEX_LIMIT_TAG, lx->len - 1, IMAP_LEX_TAG_MAX);
+        if (lx->spaces >= 3)
+            call_head(lx);
+    } else if (!lx->classified && lx->len == 1 && c == '+') {
+        classify(lx, 0);
+    }
+    if (!lx->head_done && lx->len >= IMAP_LEX_HEAD_MAX) {
+        if (!lx->classified) {
+            /* no valid head is this long: treat it as data */
+            if (lx->dir == IMAP_S2C) {
+                lx->kind = IMAP_UNIT_MALFORMED;
+                lx->classified = 1;
+            }
+            if (lx->spaces == 0)
+                problem(lx, IMAP_LEX_LIMIT_TAG, lx->len, IMAP_LEX_TAG_MAX);
+        }
+        call_head(lx);
+    }
+}
+
+/* Consumes line bytes from p; returns the number used, or -1 out of memory. */
+static long scan_line(struct imap_lex *lx, const char *p, size_t n)
+{
+    const char *start = p, *end = p + n;
+
+    while (p < end) {
+        unsigned char c;
+        if (lx->head_done && !lx->quote_esc) {
+            /* fast path: copy the run up to the next byte that matters */
+            const unsigned char *tbl =
+                lx->text_mode ? tbl_text : lx->in_quote ? tbl_quote : tbl_data;
+            const char *q = p;
+            while (q < end && !tbl[(unsigned char)*q])
+                q++;
+            if (line_add(lx, p, (size_t)(q - p)) < 0)
+                return -1;
+            lx->offset += (uint64_t)(q - p);
+            p = q;
+            if (p == end)
+                break;
+        }
+
+        c = (unsigned char)*p;
+        if (c == '\r') {
+            lx->offset++;
+            p++;
+            line_count_break(lx);
+            lx->state = LX_CR;
+            return p - start;
+        }
+        if (c == '\n') {
+            lx->offset++;
+            p++;
+            line_count_break(lx);
+            if (line_end(lx, 1) < 0)
+                return -1;
+            return p - start;
+        }
+        if (line_add(lx, (const char *)p, 1) < 0)
+            return -1;
+        lx->offset++;
+        p++;
+        if (c == '\0')
+            lx->flags |= IMAP_UNIT_NUL;
+        if (!lx->text_mode) {
+            if (lx->quote_esc) {
+                /* only \" and \\ are escapes (RFC 3501 §9 QUOTED-CHAR) */
+                lx->quote_esc = 0;
+                if (c != '"' && c != '\\')
+                    lx->flags |= IMAP_UNIT_BAD_ESCAPE;
+            } else if (lx->in_quote) {
+                if (c == '\\')
+                    lx->quote_esc = 1;
+                else if (c == '"')
+                    lx->in_quote = 0;
+            } else if (c == '"') {
+                lx->in_quote = 1;
+            }
+        }
+        if (!lx->head_done)
+            watch_head(lx, (char)c);
+    }
+    return p - start;
+}
+
+static long scan_literal(struct imap_lex *lx, const char *p, size_t n)
+{
+    size_t take = n;
+
+    if ((uint64_t)take > lx->lit_remaining)
+        take = (size_t)lx->lit_remaining;
+    if (lx->lit_described) {
+        struct imap_literal *lit = &lx->lits[lx->nlits - 1];
+        uint64_t room = 0;
+        if (lit->kept < lx->lim.keep_per_literal && lx->kept_total < lx->lim.keep_total) {
+            room = lx->lim.keep_per_literal - lit->kept;
+            if (room > lx->lim.keep_total - lx->kept_total)
+                room = lx->lim.keep_total - lx->kept_total;
+        }
+        if (room > take)
+            room = take;
+        if (room > 0) {
+            if (buf_reserve(lx, (size_t)room) < 0)
+                return -1;
+            memcpy(lx->buf + lx->len, p, (size_t)room);
+            lx->len += (size_t)room;
+            lit->kept += (size_t)room;
+            lx->kept_total += room;
+        }
+    }
+    if (lx->cb->literal_data != NULL && take > 0)
+        lx->cb->literal_data(lx->arg, lx->nlits_all - 1, p, take);
+    lx->lit_remaining -= take;
+    lx->offset += take;
+    if (lx->lit_remaining == 0)
+        literal_end(lx);
+    return (long)take;
+}
+
+int imap_lex_feed(struct imap_lex *lx, const char *data, size_t len)
+{
+    const char *p = data, *end = data + len;
+    long used;
+
+    while (p < end) {
+        switch (lx->state) {
+        case LX_RAW:
+            lx->offset += (uint64_t)(end - p);
+            p = end;
+            continue;
+        case LX_LINE:
+            if (!lx->in_unit && lx->mode == IMAP_LEX_DISCARD) {
+                lx->offset += (uint64_t)(end - p);
+                p = end;
+                continue;
+            }
+            if (!lx->in_unit)
+                unit_begin(lx);
+            used = scan_line(lx, p, (size_t)(end - p));
+            break;
+        case LX_CR:
+            if (*p == '\n') {
+                lx->offset++;
+                p++;
+                line_count_break(lx);
+                lx->state = LX_LINE;
+                if (line_end(lx, 0) < 0)
+                    goto nomem;
+                continue;
+            }
+            /* a CR inside a line is data (and suspicious); it was counted */
+            lx->flags |= IMAP_UNIT_BARE_CR;
+            lx->state = LX_LINE;
+            lx->line_bytes--;
+            if (line_add(lx, "\r", 1) < 0)
+                goto nomem;
+            if (!lx->head_done)
+                watch_head(lx, '\r');
+            continue;
+        case LX_AWAIT:
+            /* octets before the "+": take them as the literal, as a server would */
+            if (lx->lit_described)
+                lx->lits[lx->nlits - 1].flags |= IMAP_LIT_EARLY;
+            problem(lx, IMAP_LEX_EARLY_LITERAL, lx->lit_remaining, 0);
+            lx->state = LX_LITERAL;
+            if (lx->lit_remaining == 0) {
+                literal_end(lx);
+                continue;
+            }
+            /* fall through */
+        case LX_LITERAL:
+            used = scan_literal(lx, p, (size_t)(end - p));
+            break;
+        default:
+            return 0;
+        }
+        if (used < 0)
+            goto nomem;
+        p += used;
+    }
+    if (!lx->in_unit && (lx->state == LX_LINE || lx->state == LX_RAW))
+        release_scratch(lx);
+    return 0;
+nomem:
+    problem(lx, IMAP_LEX_GIVE_UP, 0, 0);
+    lx->offset += (uint64_t)(end - p);
+    go_raw(lx);
+    release_scratch(lx);
+    return -1;
+}
+
+void imap_lex_literal_go(struct imap_lex *lx)
+{
+    if (lx->state != LX_AWAIT)
+        return;
+    lx->state = LX_LITERAL;
+    if (lx->lit_remaining == 0)
+        literal_end(lx);
+}
+
+void imap_lex_literal_cancel(struct imap_lex *lx)
+{
+    if (lx->state != LX_AWAIT)
+        return;
+    if (lx->lit_described)
+        lx->lits[lx->nlits - 1].flags |= IMAP_LIT_ABORTED;
+    lx->flags |= IMAP_UNIT_ABORTED;
+    lx->state = LX_LINE;
+    lx->lit_remaining = 0;
+    unit_end(lx);
+}
+
+int imap_lex_awaiting_plus(const struct imap_lex *lx)
+{
+    return lx->state == LX_AWAIT;
+}
+
+void imap_lex_set_mode(struct imap_lex *lx, enum imap_lex_mode mode)
+{
+    if (lx->mode == IMAP_LEX_RAW)
+        return; /* raw is final */
+    lx->mode = mode;
+    if (mode == IMAP_LEX_RAW)
+        go_raw(lx);
+}
+
+enum imap_lex_mode imap_lex_mode(const struct imap_lex *lx)
+{
+    return lx->mode;
+}
+
+void imap_lex_set_limits(struct imap_lex *lx, const struct imap_lex_limits *limits)
+{
+    lx->lim = *limits;
+}
+
+uint64_t imap_lex_offset(const struct imap_lex *lx)
+{
+    return lx->offset;
+}
+
+uint64_t imap_lex_unit_start(const struct imap_lex *lx)
+{
+    return lx->in_unit ? lx->unit_off : lx->offset;
+}
+
+int imap_lex_at_boundary(const struct imap_lex *lx)
+{
+    return !lx->in_unit && lx->state == LX_LINE;
+}
+
+int imap_lex_in_literal(const struct imap_lex *lx)
+{
+    return lx->state == LX_LITERAL || lx->state == LX_AWAIT;
+}
+
+void imap_lex_reset(struct imap_lex *lx)
+{
+    if (lx->state == LX_RAW)
+        return;
+    lx->state = LX_LINE;
+    lx->mode = IMAP_LEX_NORMAL;
+    lx->in_unit = 0;
+    lx->len = 0;
+    lx->nlits = 0;
+}
+
+size_t imap_lex_memory(const struct imap_lex *lx)
+{
+    return lx->size + lx->lits_size * sizeof(struct imap_literal);
+}

@@ -136,7 +136,7 @@ check: deps
 
 demo:
 	@tools/install-deps.sh build demo
-	@$(MAKE) --no-print-directory imaptap
+	@$(MAKE) -s --no-print-directory imaptap
 	@$(PYTHON) tools/demo.py
 
 bench: imaptap

@@ -122,7 +122,8 @@ int cap_write(struct cap_writer *w, enum cap_type type, int64_t ts_us, const voi
             w->failed = 1;
             return -1;
         }
-        p += chunk;
+        if (chunk > 0) /* p may be NULL for an empty record: no arithmetic on it */
+            p += chunk;
         len -= chunk;
     } while (len > 0);
     return 0;

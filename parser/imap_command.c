@@ -1,4 +1,17 @@
-/* imap_command.c - a client command unit becomes a struct imap_command. */
+/*
+ * imap_command.c - a client command unit becomes a struct imap_command.
+ *
+ * One pass over the arguments with the tokenizer renders the summary, finds
+ * the mailbox and decides whether the command uses sequence numbers.  The
+ * tag and the command name are scanned by hand: they are most of a short
+ * line, and the tokenizer is only needed when they are odd.
+ *
+ * Redaction happens here, before anything reaches the logger: from the
+ * LOGIN password or the AUTHENTICATE initial response on, every token is
+ * consumed unseen and the summary says "***" once; the excerpt of a broken
+ * line stops where the secret starts (or would have).  A broken line gets
+ * no summary and no literal heads at all.
+ */
 #include "imap_msg.h"
 
 #include <string.h>
@@ -117,21 +130,34 @@ static const struct {
     [12] = CMD_NAMES(cmd_names12), [14] = CMD_NAMES(cmd_names14),
 };
 
-static const struct cmd_name *cmd_find(struct imap_str name)
+/* The command called name, in any case; *upper_r says whether name is
+ * upper-case already. */
+static const struct cmd_name *cmd_find(struct imap_str name, int *upper_r)
 {
     if (name.p == NULL || name.len >= sizeof(cmd_by_len) / sizeof(cmd_by_len[0]))
         return NULL;
     for (size_t i = 0; i < cmd_by_len[name.len].n; i++) {
         const struct cmd_name *c = &cmd_by_len[name.len].names[i];
-        if (eq_letters_ci(name.p, c->name, name.len))
+        size_t k;
+        unsigned diff = 0;
+        for (k = 0; k < name.len; k++) {
+            unsigned char x = (unsigned char)name.p[k];
+            if ((x & 0xDF) != (unsigned char)c->name[k])
+                break;
+            diff |= x ^ (unsigned char)c->name[k];
+        }
+        if (k == name.len) {
+            *upper_r = diff == 0;
             return c;
+        }
     }
     return NULL;
 }
 
 enum imap_cmd_id imap_cmd_lookup(struct imap_str name)
 {
-    const struct cmd_name *c = cmd_find(name);
+    int upper;
+    const struct cmd_name *c = cmd_find(name, &upper);
 
     return c != NULL ? c->id : IMAP_CMD_OTHER;
 }
@@ -325,54 +351,82 @@ struct msn_scan {
     int modseq; /* MODSEQ was the last key: an entry name may come first */
 };
 
-/* Search keys with arguments, and how many values those take. */
-static const struct search_key {
+/*
+ * Search keys with arguments, and how many values those take, by length.
+ * Besides RFC 3501's: CHARSET, MODSEQ (below), RETURN (RFC 4731), OLDER and
+ * YOUNGER (RFC 5032), and extensions whose arguments can look like a
+ * sequence set (Gmail's X-GM-*, RFC 8514 SAVED*, RFC 8474 EMAILID/THREADID,
+ * RFC 5466 FILTER, RFC 5257 ANNOTATION).
+ */
+struct search_key {
     const char *name;
-    size_t len;
     int nargs;
-} search_keys[] = {
-    {"CHARSET", 7, 1},
-    {"BCC", 3, 1},
-    {"BODY", 4, 1},
-    {"CC", 2, 1},
-    {"FROM", 4, 1},
-    {"KEYWORD", 7, 1},
-    {"SUBJECT", 7, 1},
-    {"TEXT", 4, 1},
-    {"TO", 2, 1},
-    {"UNKEYWORD", 9, 1},
-    {"HEADER", 6, 2},
-    {"BEFORE", 6, 1},
-    {"ON", 2, 1},
-    {"SINCE", 5, 1},
-    {"SENTBEFORE", 10, 1},
-    {"SENTON", 6, 1},
-    {"SENTSINCE", 9, 1},
-    {"LARGER", 6, 1},
-    {"SMALLER", 7, 1},
-    {"UID", 3, 1},
-    {"OLDER", 5, 1},
-    {"YOUNGER", 7, 1},
-    {"RETURN", 6, 1},
-    /* extensions whose arguments can look like a sequence set */
-    {"X-GM-RAW", 8, 1},
-    {"X-GM-MSGID", 10, 1},
-    {"X-GM-THRID", 10, 1},
-    {"X-GM-LABELS", 11, 1},
-    {"SAVEDBEFORE", 11, 1},
-    {"SAVEDON", 7, 1},
-    {"SAVEDSINCE", 10, 1},
-    {"EMAILID", 7, 1},
-    {"THREADID", 8, 1},
-    {"FILTER", 6, 1},
-    {"ANNOTATION", 10, 3},
+};
+
+static const struct search_key search_keys2[] = {
+    {"CC", 1},
+    {"TO", 1},
+    {"ON", 1},
+};
+static const struct search_key search_keys3[] = {
+    {"BCC", 1},
+    {"UID", 1},
+};
+static const struct search_key search_keys4[] = {
+    {"BODY", 1},
+    {"FROM", 1},
+    {"TEXT", 1},
+};
+static const struct search_key search_keys5[] = {
+    {"SINCE", 1},
+    {"OLDER", 1},
+};
+static const struct search_key search_keys6[] = {
+    {"HEADER", 2}, {"BEFORE", 1}, {"SENTON", 1}, {"LARGER", 1}, {"RETURN", 1}, {"FILTER", 1},
+};
+static const struct search_key search_keys7[] = {
+    {"CHARSET", 1}, {"KEYWORD", 1}, {"SUBJECT", 1}, {"SMALLER", 1},
+    {"YOUNGER", 1}, {"SAVEDON", 1}, {"EMAILID", 1},
+};
+static const struct search_key search_keys8[] = {
+    {"X-GM-RAW", 1},
+    {"THREADID", 1},
+};
+static const struct search_key search_keys9[] = {
+    {"UNKEYWORD", 1},
+    {"SENTSINCE", 1},
+};
+static const struct search_key search_keys10[] = {
+    {"SENTBEFORE", 1}, {"X-GM-MSGID", 1}, {"X-GM-THRID", 1}, {"SAVEDSINCE", 1}, {"ANNOTATION", 3},
+};
+static const struct search_key search_keys11[] = {
+    {"X-GM-LABELS", 1},
+    {"SAVEDBEFORE", 1},
+};
+
+#define SEARCH_KEYS(a)              \
+    {                               \
+        a, sizeof(a) / sizeof(a[0]) \
+    }
+
+static const struct {
+    const struct search_key *keys;
+    size_t n;
+} search_by_len[] = {
+    [2] = SEARCH_KEYS(search_keys2),   [3] = SEARCH_KEYS(search_keys3),
+    [4] = SEARCH_KEYS(search_keys4),   [5] = SEARCH_KEYS(search_keys5),
+    [6] = SEARCH_KEYS(search_keys6),   [7] = SEARCH_KEYS(search_keys7),
+    [8] = SEARCH_KEYS(search_keys8),   [9] = SEARCH_KEYS(search_keys9),
+    [10] = SEARCH_KEYS(search_keys10), [11] = SEARCH_KEYS(search_keys11),
 };
 
 static int search_key_args(struct imap_str key)
 {
-    for (size_t i = 0; i < sizeof(search_keys) / sizeof(search_keys[0]); i++) {
-        const struct search_key *k = &search_keys[i];
-        if (k->len == key.len && imap_str_eq_ci(key, k->name))
+    if (key.len >= sizeof(search_by_len) / sizeof(search_by_len[0]))
+        return 0;
+    for (size_t i = 0; i < search_by_len[key.len].n; i++) {
+        const struct search_key *k = &search_by_len[key.len].keys[i];
+        if (imap_str_eq_ci(key, k->name))
             return k->nargs;
     }
     return 0;
@@ -857,25 +911,17 @@ static enum imap_tok_type read_word(struct cmd_parse *p, size_t pos, struct imap
     return type;
 }
 
-/* The upper-case command name (c: the name found for it, or NULL): a slice
- * of the text when it is one already. */
-static struct imap_str cmd_name(struct cmd_parse *p, const struct cmd_name *c, struct imap_str word,
+/* The upper-case command name (upper: the known name was upper-case): a
+ * slice of the text when it is one already. */
+static struct imap_str cmd_name(struct cmd_parse *p, int upper, struct imap_str word,
                                 struct imap_str sub)
 {
-    struct imap_str w = sub.p != NULL ? sub : word;
-    size_t i;
-
-    if (c != NULL) {
-        /* eq_letters_ci() matched: only the case can differ */
-        for (i = 0; i < w.len && w.p[i] == c->name[i]; i++)
-            continue;
-        if (i == w.len) {
-            if (sub.p == NULL)
-                return word;
-            if (word.p[0] == 'U' && word.p[1] == 'I' && word.p[2] == 'D' && word.p[3] == ' ' &&
-                sub.p == word.p + 4)
-                return (struct imap_str){word.p, 4 + sub.len};
-        }
+    if (upper) {
+        if (sub.p == NULL)
+            return word;
+        if (word.p[0] == 'U' && word.p[1] == 'I' && word.p[2] == 'D' && word.p[3] == ' ' &&
+            sub.p == word.p + 4)
+            return (struct imap_str){word.p, 4 + sub.len};
     }
     return upper_name(p, word, sub);
 }
@@ -891,7 +937,7 @@ int imap_command_parse(const struct imap_unit *u, struct imap_arena *a,
     const char *t = u->text;
     size_t n = u->text_len, i = 0, args_pos;
     enum imap_tok_type type;
-    int tag_ok, truncated, rc = 0;
+    int tag_ok, truncated, upper = 0, rc = 0;
 
     /* a copy, not memset: "rep stos" costs more than the rest of a short line */
     *cmd = cmd_zero;
@@ -948,9 +994,9 @@ int imap_command_parse(const struct imap_unit *u, struct imap_arena *a,
         else
             sub = IMAP_STR_NULL;
     }
-    name = cmd_find(sub.p != NULL ? sub : word);
+    name = cmd_find(sub.p != NULL ? sub : word, &upper);
     cmd->id = name != NULL ? name->id : IMAP_CMD_OTHER;
-    cmd->ev.cmd = cmd_name(&p, name, word, sub);
+    cmd->ev.cmd = cmd_name(&p, name != NULL && upper, word, sub);
     if (!tag_ok) {
         if (p.redact && (cmd->id == IMAP_CMD_LOGIN || cmd->id == IMAP_CMD_AUTHENTICATE))
             p.secret_pos = skip_spaces(u, args_pos);

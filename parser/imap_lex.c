@@ -55,8 +55,10 @@ struct imap_lex {
     uint64_t kept_total;
 };
 
-/* Bytes that need a look in each line mode. */
+/* Bytes that need a look in each line mode; while the head of a line is
+ * being read, spaces too. */
 static unsigned char tbl_data[256], tbl_quote[256], tbl_text[256];
+static unsigned char tbl_head_data[256], tbl_head_text[256];
 
 static void tables_init(void)
 {
@@ -67,6 +69,9 @@ static void tables_init(void)
     tbl_data['"'] = tbl_data['\r'] = tbl_data['\n'] = tbl_data['\0'] = 1;
     tbl_quote['"'] = tbl_quote['\\'] = tbl_quote['\r'] = tbl_quote['\n'] = tbl_quote['\0'] = 1;
     tbl_text['\r'] = tbl_text['\n'] = tbl_text['\0'] = 1;
+    memcpy(tbl_head_data, tbl_data, sizeof(tbl_data));
+    memcpy(tbl_head_text, tbl_text, sizeof(tbl_text));
+    tbl_head_data[' '] = tbl_head_text[' '] = 1;
     done = 1;
 }
 
@@ -183,6 +188,13 @@ static int line_add(struct imap_lex *lx, const char *p, size_t n)
 {
     uint64_t room;
 
+    if (lx->len + n <= lx->size && lx->line_bytes + n <= lx->lim.line_max) {
+        /* the common case: it fits */
+        memcpy(lx->buf + lx->len, p, n);
+        lx->len += n;
+        lx->line_bytes += n;
+        return 0;
+    }
     if (n == 0)
         return 0;
     if (lx->truncated) {
@@ -532,20 +544,25 @@ static int line_end(struct imap_lex *lx, int bare_lf)
     return 0;
 }
 
-/* Head and classification are watched byte by byte over the first tokens. */
-static void watch_head(struct imap_lex *lx, char c)
+/* Head and classification: a space outside quotes ends a token. */
+static void head_space(struct imap_lex *lx)
 {
-    if (c == ' ' && !lx->in_quote) {
-        lx->spaces++;
-        if (!lx->classified)
-            classify(lx, 0);
-        if (lx->spaces == 1 && lx->len - 1 > IMAP_LEX_TAG_MAX)
-            problem(lx, IMAP_LEX_LIMIT_TAG, lx->len - 1, IMAP_LEX_TAG_MAX);
-        if (lx->spaces >= 3)
-            call_head(lx);
-    } else if (!lx->classified && lx->len == 1 && c == '+') {
+    lx->spaces++;
+    /* a line is known by its first two words */
+    if (!lx->classified && lx->spaces >= 2)
         classify(lx, 0);
-    }
+    if (lx->spaces == 1 && lx->len - 1 > IMAP_LEX_TAG_MAX)
+        problem(lx, IMAP_LEX_LIMIT_TAG, lx->len - 1, IMAP_LEX_TAG_MAX);
+    if (lx->spaces >= 3)
+        call_head(lx);
+}
+
+/* After bytes were added to the head: "+" classifies at once, and no head
+ * is longer than IMAP_LEX_HEAD_MAX. */
+static void head_check(struct imap_lex *lx)
+{
+    if (!lx->classified && lx->len >= 1 && lx->buf[0] == '+')
+        classify(lx, 0);
     if (!lx->head_done && lx->len >= IMAP_LEX_HEAD_MAX) {
         if (!lx->classified) {
             /* no valid head is this long: treat it as data */
@@ -567,17 +584,45 @@ static long scan_line(struct imap_lex *lx, const char *p, size_t n)
 
     while (p < end) {
         unsigned char c;
-        if (lx->head_done && !lx->quote_esc) {
-            /* fast path: copy the run up to the next byte that matters */
-            const unsigned char *tbl =
-                lx->text_mode ? tbl_text : lx->in_quote ? tbl_quote : tbl_data;
+        if (!lx->quote_esc) {
+            /* copy the run up to the next byte that matters */
+            const unsigned char *tbl;
             const char *q = p;
-            while (q < end && !tbl[(unsigned char)*q])
-                q++;
-            if (line_add(lx, p, (size_t)(q - p)) < 0)
-                return -1;
-            lx->offset += (uint64_t)(q - p);
-            p = q;
+            if (lx->in_quote && !lx->text_mode)
+                tbl = tbl_quote;
+            else if (lx->head_done)
+                tbl = lx->text_mode ? tbl_text : tbl_data;
+            else
+                tbl = lx->text_mode ? tbl_head_text : tbl_head_data;
+            if (lx->head_done && !lx->in_quote) {
+                /* the body of a line: glibc's vector memchr finds its end,
+                 * and quotes, NULs and stray CRs within it, far faster than
+                 * a byte loop */
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                const char *lim = nl ? nl : end, *x;
+                q = lim;
+                if (lim > p) {
+                    if (lim[-1] == '\r')
+                        q = lim - 1;
+                    if (!lx->text_mode && (x = memchr(p, '"', (size_t)(q - p))) != NULL)
+                        q = x;
+                    if ((x = memchr(p, '\r', (size_t)(q - p))) != NULL)
+                        q = x;
+                    if ((x = memchr(p, '\0', (size_t)(q - p))) != NULL)
+                        q = x;
+                }
+            } else {
+                while (q < end && !tbl[(unsigned char)*q])
+                    q++;
+            }
+            if (q > p) {
+                if (line_add(lx, p, (size_t)(q - p)) < 0)
+                    return -1;
+                lx->offset += (uint64_t)(q - p);
+                p = q;
+                if (!lx->head_done)
+                    head_check(lx);
+            }
             if (p == end)
                 break;
         }
@@ -619,8 +664,12 @@ static long scan_line(struct imap_lex *lx, const char *p, size_t n)
                 lx->in_quote = 1;
             }
         }
-        if (!lx->head_done)
-            watch_head(lx, (char)c);
+        if (!lx->head_done) {
+            if (c == ' ' && !lx->in_quote)
+                head_space(lx);
+            else
+                head_check(lx);
+        }
     }
     return p - start;
 }
@@ -697,7 +746,7 @@ int imap_lex_feed(struct imap_lex *lx, const char *data, size_t len)
             if (line_add(lx, "\r", 1) < 0)
                 goto nomem;
             if (!lx->head_done)
-                watch_head(lx, '\r');
+                head_check(lx);
             continue;
         case LX_AWAIT:
             /* octets before the "+": take them as the literal, as a server would */

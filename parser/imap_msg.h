@@ -98,9 +98,11 @@ int imap_command_parse(const struct imap_unit *u, struct imap_arena *a,
 
 struct imap_response {
     enum imap_unit_kind kind;
-    struct imap_ev_untagged untagged; /* IMAP_UNIT_DATA / IMAP_UNIT_STATUS */
-    struct imap_ev_tagged tagged;     /* IMAP_UNIT_TAGGED */
-    struct imap_ev_continue cont;     /* IMAP_UNIT_CONTINUE */
+    union { /* by kind */
+        struct imap_ev_untagged untagged; /* IMAP_UNIT_DATA / IMAP_UNIT_STATUS */
+        struct imap_ev_tagged tagged;     /* IMAP_UNIT_TAGGED */
+        struct imap_ev_continue cont;     /* IMAP_UNIT_CONTINUE */
+    };
     const char *err;
     struct imap_str excerpt;
     struct imap_str err_tag;          /* malformed line: its first token */

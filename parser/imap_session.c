@@ -144,6 +144,17 @@ static void event_init(struct imap_event *ev, enum imap_ev_type type)
     ev->type = type;
 }
 
+/* The common part only, for events whose union member is then assigned
+ * whole (the hot path: one per server line). */
+static void event_head(struct imap_event *ev, enum imap_ev_type type)
+{
+    ev->type = type;
+    ev->has_dir = 0;
+    ev->off = 0;
+    ev->flags = 0;
+    ev->ts_us = 0;
+}
+
 static void event_dir(struct imap_event *ev, enum imap_dir dir, uint64_t off)
 {
     ev->has_dir = 1;
@@ -346,6 +357,22 @@ static int caps_locate(const char *t, size_t n, int complete, struct imap_str *l
         return 1;
     }
     return 0;
+}
+
+/* A cheap look before caps_locate: "* C..." or a "[C" after the second word. */
+static int maybe_caps_line(const struct imap_unit *u)
+{
+    const char *t = u->text, *sp;
+    size_t n = u->text_len;
+
+    if (u->kind == IMAP_UNIT_DATA)
+        return n > 2 && (t[2] == 'C' || t[2] == 'c');
+    if (u->kind != IMAP_UNIT_STATUS && u->kind != IMAP_UNIT_TAGGED)
+        return 0;
+    sp = memchr(t, ' ', n);
+    if (sp == NULL || (sp = memchr(sp + 1, ' ', n - (size_t)(sp + 1 - t))) == NULL)
+        return 0;
+    return (size_t)(sp + 2 - t) < n && sp[1] == '[' && (sp[2] == 'C' || sp[2] == 'c');
 }
 
 static void caps_policy(const struct imap_session *s, struct imap_caps_policy *pol)
@@ -656,7 +683,7 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u)
         emit_parse_error(s, IMAP_C2S, u->off, cmd.err ? cmd.err : IMAP_ERR_SYNTAX, cmd.excerpt,
                          "next_line", cmd.ev.tag, cmd.ev.cmd);
     } else {
-        event_init(&ev, IMAP_EV_COMMAND);
+        event_head(&ev, IMAP_EV_COMMAND);
         event_dir(&ev, IMAP_C2S, u->off);
         ev.flags = literal_flags(u);
         if (cmd.lossy)
@@ -941,8 +968,7 @@ static void s2c_head(void *arg, const struct imap_unit *u)
     if (!s->cfg.relay)
         return;
     caps_policy(s, &pol);
-    if (imap_caps_policy_active(&pol) &&
-        (u->kind == IMAP_UNIT_DATA || u->kind == IMAP_UNIT_STATUS || u->kind == IMAP_UNIT_TAGGED) &&
+    if (imap_caps_policy_active(&pol) && maybe_caps_line(u) &&
         caps_locate(u->text, u->text_len, 0, &list))
         ds->mode = UM_HOLD;
     if (u->kind == IMAP_UNIT_TAGGED && s->starttls_pending && !s->starttls_local) {
@@ -1120,7 +1146,7 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
             break;
         }
     }
-    event_init(&ev, IMAP_EV_TAGGED);
+    event_head(&ev, IMAP_EV_TAGGED);
     event_dir(&ev, IMAP_S2C, u->off);
     ev.u.tagged = *t;
     ev.u.tagged.caps_removed = removed;
@@ -1185,6 +1211,24 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
     inflight_remove(s, c - s->cmds);
 }
 
+/* EXISTS, EXPUNGE, FETCH, VANISHED: the responses that name messages of the
+ * selected mailbox (dispatch on length first: one per server line). */
+static int is_mailbox_response(struct imap_str n)
+{
+    switch (n.len) {
+    case 5:
+        return imap_str_eq_ci(n, "FETCH");
+    case 6:
+        return imap_str_eq_ci(n, "EXISTS");
+    case 7:
+        return imap_str_eq_ci(n, "EXPUNGE");
+    case 8:
+        return imap_str_eq_ci(n, "VANISHED");
+    default:
+        return 0;
+    }
+}
+
 static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
                          struct imap_response *r, int greeting, const struct imap_str *removed,
                          size_t nremoved)
@@ -1192,7 +1236,7 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
     struct imap_ev_untagged *ut = &r->untagged;
     struct imap_event ev;
 
-    event_init(&ev, IMAP_EV_UNTAGGED);
+    event_head(&ev, IMAP_EV_UNTAGGED);
     event_dir(&ev, IMAP_S2C, u->off);
     if (greeting) {
         ev.flags |= IMAP_EVF_GREETING;
@@ -1201,13 +1245,12 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
             ut->has_state = 1;
             ut->state = IMAP_STATE_AUTHENTICATED;
         }
-    } else if (imap_str_eq_ci(ut->name, "PREAUTH")) {
-        ut->has_state = 0;
+    } else {
+        ut->has_state = 0; /* PREAUTH means something only as the greeting */
     }
-    if (imap_str_eq_ci(ut->name, "BYE"))
+    if (ut->name.len == 3 && imap_str_eq_ci(ut->name, "BYE"))
         s->bye = 1;
-    if (imap_str_eq_ci(ut->name, "EXISTS") || imap_str_eq_ci(ut->name, "EXPUNGE") ||
-        imap_str_eq_ci(ut->name, "FETCH") || imap_str_eq_ci(ut->name, "VANISHED")) {
+    if (is_mailbox_response(ut->name)) {
         /* the mailbox a SELECT in progress is opening, else the selected one */
         const char *mbox = s->state == IMAP_STATE_SELECTED ? s->mailbox : NULL;
         size_t i;
@@ -1220,7 +1263,7 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
         }
         ut->mailbox = cstr(mbox);
     }
-    if (imap_str_eq_ci(ut->name, "ENABLED")) {
+    if (ut->name.len == 7 && imap_str_eq_ci(ut->name, "ENABLED")) {
         size_t i;
         for (i = 0; i < ut->ncaps; i++)
             if (imap_str_eq_ci(ut->caps[i], "UTF8=ACCEPT") || imap_str_eq_ci(ut->caps[i], "IMAP4REV2"))
@@ -1253,8 +1296,7 @@ static void s2c_unit(void *arg, const struct imap_unit *u)
     if (ds->mode == UM_UNDECIDED)
         ds->mode = UM_STREAM;
     unit_anomalies(s, u);
-    memset(&r, 0, sizeof(r));
-    rc = imap_response_parse(u, &ds->arena, &opts, &r);
+    rc = imap_response_parse(u, &ds->arena, &opts, &r); /* clears r */
     if (rc == 0 && (u->flags & IMAP_UNIT_NUL)) {
         rc = -1;
         r.err = "nul_octet";

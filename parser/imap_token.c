@@ -24,20 +24,19 @@ void imap_tok_fail(struct imap_tok_reader *r, const char *reason, size_t pos)
 /* Characters that end an atom outside brackets (RFC 3501 atom-specials, less
  * "]" which astrings allow, and less "%" and "*" which list patterns and
  * "\*" allow). */
+static const unsigned char atom_end[256] = {
+    [' '] = 1, ['('] = 1, [')'] = 1, ['"'] = 1, ['{'] = 1, ['\r'] = 1, ['\n'] = 1,
+};
+
+/* atom_end plus the two characters read_atom looks at more closely */
+static const unsigned char atom_stop[256] = {
+    [' '] = 1, ['('] = 1, [')'] = 1, ['"'] = 1, ['{'] = 1, ['\r'] = 1, ['\n'] = 1,
+    ['['] = 1, ['<'] = 1,
+};
+
 static int ends_atom(unsigned char c)
 {
-    switch (c) {
-    case ' ':
-    case '(':
-    case ')':
-    case '"':
-    case '{':
-    case '\r':
-    case '\n':
-        return 1;
-    default:
-        return 0;
-    }
+    return atom_end[c];
 }
 
 /* Reads a quoted string starting at the opening quote. */
@@ -158,7 +157,12 @@ static enum imap_tok_type read_atom(struct imap_tok_reader *r, struct imap_tok *
     size_t n = r->unit->text_len, i = r->pos;
 
     while (i < n) {
-        unsigned char c = (unsigned char)t[i];
+        unsigned char c;
+        while (i < n && !atom_stop[(unsigned char)t[i]])
+            i++;
+        if (i >= n)
+            break;
+        c = (unsigned char)t[i];
         if (c == '[') {
             /* a body section or a bracketed name: runs to the matching "]" */
             int in_quote = 0;
@@ -217,12 +221,17 @@ static enum imap_tok_type tok_read(struct imap_tok_reader *r, struct imap_tok *t
     const char *t = u->text;
     size_t n = u->text_len;
 
-    memset(tok, 0, sizeof(*tok));
+    tok->s.p = NULL;
+    tok->s.len = 0;
+    tok->lit_size = 0;
+    tok->lit_flags = 0;
+    tok->lit_truncated = 0;
     if (r->err != NULL)
         return tok->type = IMAP_TOK_ERROR;
     /* spaces separate tokens; a stray CR kept in the text is skipped too
      * (in a loop: the input decides how many there are) */
-    while (r->pos < n && (t[r->pos] == ' ' || t[r->pos] == '\r' || t[r->pos] == '\n'))
+    while (r->pos < n && t[r->pos] <= ' ' && (t[r->pos] == ' ' || t[r->pos] == '\r' ||
+                                              t[r->pos] == '\n'))
         r->pos++;
     tok->pos = r->pos;
     if (r->pos >= n) {

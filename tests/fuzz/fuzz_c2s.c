@@ -28,12 +28,9 @@ static const struct fz_step pro_sasl[] = {{IMAP_C2S, "a AUTHENTICATE PLAIN\r\n"}
                                           {IMAP_S2C, "+ \r\n"},
                                           {IMAP_C2S, FZ_PLAIN "\r\n"},
                                           {IMAP_C2S, NULL}};
-static const struct fz_step pro_two_lits[] = {{IMAP_C2S, "a LOGIN {1}\r\n"},
-                                              {IMAP_S2C, "+ \r\n"},
-                                              {IMAP_C2S, "u {10}\r\n"},
-                                              {IMAP_S2C, "+ \r\n"},
-                                              {IMAP_C2S, FZ_PW "\r\n"},
-                                              {IMAP_C2S, NULL}};
+static const struct fz_step pro_two_lits[] = {{IMAP_C2S, "a LOGIN {1}\r\n"}, {IMAP_S2C, "+ \r\n"},
+                                              {IMAP_C2S, "u {10}\r\n"},      {IMAP_S2C, "+ \r\n"},
+                                              {IMAP_C2S, FZ_PW "\r\n"},      {IMAP_C2S, NULL}};
 
 static const struct fz_step *const prologues[8] = {
     pro_none, pro_atom, pro_quoted, pro_sync, pro_nonsync, pro_sasl_ir, pro_sasl, pro_two_lits,
@@ -48,13 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_prefix f;
-    const struct fz_step *ack = NULL;
+    const struct fz_step *ack = NULL, *pre = NULL;
 
     if (size < 2)
         return 0;
     fz_prefix_read(data, &f);
     if (f.option)
         ack = f.prologue == 0 ? ack_preauth : ack_login;
-    fz_dir_target("fuzz_c2s", IMAP_C2S, &f, prologues[f.prologue], ack, 0, data + 2, size - 2);
+    /* the multi-step forms continue a LOGIN/AUTHENTICATE: not refusable */
+    if (f.variant == 2 && (f.prologue == 3 || f.prologue == 6 || f.prologue == 7))
+        pre = fz_pre_starttls;
+    fz_dir_target("fuzz_c2s", IMAP_C2S, &f, pre, prologues[f.prologue], ack, 0, data + 2, size - 2);
     return 0;
 }

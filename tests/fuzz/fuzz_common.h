@@ -44,19 +44,19 @@
 #include "imap_msg.h"
 #include "imap_session.h"
 
-#define FZ_CHECK(cond, ...)                                                                        \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "\nINVARIANT FAILED %s:%d: %s\n  ", __FILE__, __LINE__, #cond);        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            abort();                                                                               \
-        }                                                                                          \
+#define FZ_CHECK(cond, ...)                                                                 \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "\nINVARIANT FAILED %s:%d: %s\n  ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                                   \
+            fputc('\n', stderr);                                                            \
+            abort();                                                                        \
+        }                                                                                   \
     } while (0)
 
 /* The LOGIN passwords of the two runs: same length, same character class. */
-#define FZ_MARK1 "Zq7Xv9KpW3"
-#define FZ_MARK2 "Yr4Tb2HmN8"
+#define FZ_MARK1    "Zq7Xv9KpW3"
+#define FZ_MARK2    "Yr4Tb2HmN8"
 #define FZ_MARK_LEN 10
 
 /* ------------------------------------------------------------------ prefix */
@@ -85,10 +85,10 @@ static inline void fz_prefix_read(const uint8_t *p, struct fz_prefix *f)
 /*
  * Session configuration from the prefix.  Profiles: 0 defaults, 1 small
  * (line 64, the limit paths), 2 tiny (line 16/24, keep 8), 3 medium (line
- * 1024, literal_max 512).  Variants: 0 implicit TLS both legs, 1 cleartext
- * client that may STARTTLS through to a cleartext server, 2 cleartext client
- * with require_tls and local STARTTLS, 3 no capability stripping and the
- * SEARCH keepalive.
+ * 1024, literal_max 512).  Variants: 0 implicit TLS both legs and the SEARCH
+ * keepalive, 1 cleartext client that may STARTTLS through to a cleartext
+ * server, 2 cleartext client with require_tls and local STARTTLS, 3 no
+ * capability stripping.
  */
 static inline void fz_config(const struct fz_prefix *f, int relay, struct imap_session_config *c)
 {
@@ -134,9 +134,9 @@ static inline void fz_config(const struct fz_prefix *f, int relay, struct imap_s
     case 3:
         c->strip_compress = 0;
         c->strip_channel_binding = 0;
-        c->ka_cmd = IMAP_KA_SEARCH;
         break;
     default:
+        c->ka_cmd = IMAP_KA_SEARCH;
         break;
     }
 }
@@ -276,14 +276,14 @@ struct fz_dirstat {
     uint64_t fed_hi;   /* fed + the chunk being fed now */
     uint64_t last_off; /* of the last event with this direction */
     int have_off;
-    int dead;          /* parse_error raw/eof seen */
+    int dead; /* parse_error raw/eof seen */
     const char *dead_why;
     int eof;
     uint64_t consumed; /* PASS + DROP + HOLD popped */
     uint64_t hold;     /* bytes in the hold buffer */
     uint64_t dropped;  /* DROP bytes popped */
     int after_starttls;
-    int starttls_op;   /* a STARTTLS op since the last tls_started */
+    int starttls_op; /* a STARTTLS op since the last tls_started */
 };
 
 struct fz_run {
@@ -348,8 +348,8 @@ static inline void fz_lits(struct fz_run *r, const struct imap_ev_literal *v, si
     for (i = 0; i < n; i++) {
         fz_hash_u64(&r->digest, v[i].size);
         fz_str(r, v[i].head);
-        FZ_CHECK(v[i].head.p == NULL || v[i].head.len <= v[i].size,
-                 "literal head %zu > size %llu", v[i].head.len, (unsigned long long)v[i].size);
+        FZ_CHECK(v[i].head.p == NULL || v[i].head.len <= v[i].size, "literal head %zu > size %llu",
+                 v[i].head.len, (unsigned long long)v[i].size);
     }
 }
 
@@ -505,8 +505,8 @@ static inline void fz_digest_event(struct fz_run *r, const struct imap_event *ev
         fz_str(r, ev->u.parse_error.resync);
         fz_str(r, ev->u.parse_error.tag);
         fz_str(r, ev->u.parse_error.cmd);
-        FZ_CHECK(ev->u.parse_error.excerpt.len <= IMAP_EXCERPT_MAX,
-                 "excerpt of %zu bytes", ev->u.parse_error.excerpt.len);
+        FZ_CHECK(ev->u.parse_error.excerpt.len <= IMAP_EXCERPT_MAX, "excerpt of %zu bytes",
+                 ev->u.parse_error.excerpt.len);
         FZ_CHECK(ev->u.parse_error.reason.p != NULL, "parse_error without a reason");
         break;
     case IMAP_EV_LIMIT:
@@ -533,8 +533,8 @@ static int fz_on_event(void *arg, const struct imap_event *ev)
                  imap_ev_name(ev->type), (unsigned long long)ev->off, d->dead_why,
                  imap_dir_name(ev->dir));
         FZ_CHECK(ev->off < d->fed_hi, "%s event off %llu but only %llu bytes fed in %s",
-                 imap_ev_name(ev->type), (unsigned long long)ev->off,
-                 (unsigned long long)d->fed_hi, imap_dir_name(ev->dir));
+                 imap_ev_name(ev->type), (unsigned long long)ev->off, (unsigned long long)d->fed_hi,
+                 imap_dir_name(ev->dir));
         FZ_CHECK(!d->have_off || ev->off >= d->last_off,
                  "%s event off %llu went back (last %llu) in %s", imap_ev_name(ev->type),
                  (unsigned long long)ev->off, (unsigned long long)d->last_off,
@@ -619,8 +619,7 @@ static inline void fz_pop(struct fz_run *r, enum imap_dir dir)
     }
     FZ_CHECK(d->consumed + imap_session_relay_pending(r->s, dir) == d->fed,
              "popped %llu + pending %zu != fed %llu in %s", (unsigned long long)d->consumed,
-             imap_session_relay_pending(r->s, dir), (unsigned long long)d->fed,
-             imap_dir_name(dir));
+             imap_session_relay_pending(r->s, dir), (unsigned long long)d->fed, imap_dir_name(dir));
 }
 
 static inline void fz_after(struct fz_run *r)
@@ -633,9 +632,8 @@ static inline void fz_after(struct fz_run *r)
     if (m > r->mem_peak)
         r->mem_peak = m;
     FZ_CHECK(m <= r->mem_bound, "imap_session_memory %zu > bound %zu", m, r->mem_bound);
-    FZ_CHECK(r->nevents <= 16 * (r->d[0].fed + r->d[1].fed) + 64,
-             "%llu events for %llu bytes", (unsigned long long)r->nevents,
-             (unsigned long long)(r->d[0].fed + r->d[1].fed));
+    FZ_CHECK(r->nevents <= 16 * (r->d[0].fed + r->d[1].fed) + 64, "%llu events for %llu bytes",
+             (unsigned long long)r->nevents, (unsigned long long)(r->d[0].fed + r->d[1].fed));
 }
 
 /* Feeds one chunk and checks what it did. */
@@ -698,7 +696,7 @@ static inline void fz_finish(struct fz_run *r)
 
 /* Placeholders in prologue templates: the run's password, and the base64 of
  * the SASL PLAIN response "\0u\0" password (20 characters). */
-#define FZ_PW "\x01"
+#define FZ_PW    "\x01"
 #define FZ_PLAIN "\x02"
 
 static inline size_t fz_b64(char *out, const unsigned char *in, size_t n)
@@ -754,7 +752,15 @@ static inline size_t fz_subst(char *out, size_t size, const char *tpl, const cha
 struct fz_step {
     enum imap_dir dir;
     const char *data; /* template, see fz_subst() */
+    int tls;          /* instead: the client leg finished its STARTTLS handshake */
 };
+
+/* With require_tls (variant 2) a LOGIN or AUTHENTICATE on the cleartext leg
+ * is refused locally, so a client would never send its continuation: the
+ * prologues that continue one first upgrade the client leg with these. */
+static const struct fz_step fz_pre_starttls[] = {{IMAP_C2S, "a0 STARTTLS\r\n", 0},
+                                                 {IMAP_C2S, "", 1},
+                                                 {IMAP_C2S, NULL, 0}};
 
 static inline void fz_steps(struct fz_run *r, const struct fz_step *st, const char *marker,
                             struct fz_split *sp)
@@ -762,7 +768,15 @@ static inline void fz_steps(struct fz_run *r, const struct fz_step *st, const ch
     char buf[512];
 
     for (; st != NULL && st->data != NULL; st++) {
-        size_t n = fz_subst(buf, sizeof(buf), st->data, marker);
+        size_t n;
+        if (st->tls) {
+            FZ_CHECK(r->d[IMAP_C2S].starttls_op, "prologue: no STARTTLS op before the handshake");
+            imap_session_tls_started(r->s, 1, 0);
+            r->d[IMAP_C2S].after_starttls = r->d[IMAP_C2S].starttls_op = 0;
+            fz_after(r);
+            continue;
+        }
+        n = fz_subst(buf, sizeof(buf), st->data, marker);
         fz_feed(r, st->dir, (const uint8_t *)buf, n, sp);
     }
 }
@@ -773,11 +787,33 @@ static inline int fz_has_marker_start(const uint8_t *p, size_t n)
     return memmem(p, n, FZ_MARK1, 3) != NULL || memmem(p, n, FZ_MARK2, 3) != NULL;
 }
 
+/* FZ_VERBOSE=1 in the environment: one summary line per input on stderr. */
+static inline void fz_verbose(const char *target, const struct fz_run *a)
+{
+    static int on = -1;
+    int t;
+
+    if (on < 0)
+        on = getenv("FZ_VERBOSE") != NULL;
+    if (!on)
+        return;
+    fprintf(
+        stderr, "%s: fed %llu/%llu events %llu digest %016llx mem peak %zu (bound %zu):", target,
+        (unsigned long long)a->d[0].fed, (unsigned long long)a->d[1].fed,
+        (unsigned long long)a->nevents, (unsigned long long)a->digest, a->mem_peak, a->mem_bound);
+    for (t = 0; t < FZ_EV_NTYPES; t++)
+        if (a->count[t] != 0)
+            fprintf(stderr, " %s=%llu", imap_ev_name((enum imap_ev_type)t),
+                    (unsigned long long)a->count[t]);
+    fputc('\n', stderr);
+}
+
 static inline void fz_report(const char *target, const struct fz_run *a, const struct fz_run *b)
 {
     int t;
 
-    fprintf(stderr, "%s: whole run %llu events digest %016llx, split run %llu events digest %016llx\n",
+    fprintf(stderr,
+            "%s: whole run %llu events digest %016llx, split run %llu events digest %016llx\n",
             target, (unsigned long long)a->nevents, (unsigned long long)a->digest,
             (unsigned long long)b->nevents, (unsigned long long)b->digest);
     for (t = 0; t < FZ_EV_NTYPES; t++)
@@ -789,15 +825,15 @@ static inline void fz_report(const char *target, const struct fz_run *a, const s
 /* --------------------------------------------------- the direction targets */
 
 /*
- * One run of fuzz_c2s / fuzz_s2c: the prologue (with the run's marker), the
+ * One run of fuzz_c2s / fuzz_s2c: pre steps, the prologue (with the run's marker), the
  * ack steps when the prefix option asks for them, then the stream in dir.
  * With timer_per_line the keepalive timer fires after every LF of the stream
  * (at the same places in both runs).  Ends with both peers closing.
  */
 static inline void fz_dir_run(struct fz_run *r, const struct fz_prefix *f, enum imap_dir dir,
-                              const struct fz_step *pro, const struct fz_step *ack,
-                              int timer_per_line, const uint8_t *p, size_t n, const char *marker,
-                              int split)
+                              const struct fz_step *pre, const struct fz_step *pro,
+                              const struct fz_step *ack, int timer_per_line, const uint8_t *p,
+                              size_t n, const char *marker, int split)
 {
     struct imap_session_config cfg;
     struct fz_split sp;
@@ -806,6 +842,7 @@ static inline void fz_dir_run(struct fz_run *r, const struct fz_prefix *f, enum 
     fz_split_init(&sp, f->split_kind, f->split_param);
     fz_config(f, 1, &cfg);
     fz_run_init(r, &cfg, fz_has_marker_start(p, n) ? NULL : marker);
+    fz_steps(r, pre, marker, spp);
     fz_steps(r, pro, marker, spp);
     fz_steps(r, ack, marker, spp);
     if (!timer_per_line) {
@@ -829,19 +866,22 @@ static inline void fz_dir_run(struct fz_run *r, const struct fz_prefix *f, enum 
 /* Runs an input whole with FZ_MARK1 and split with FZ_MARK2; on a difference
  * tells split invariance from a password leak, then aborts. */
 static inline void fz_dir_target(const char *name, enum imap_dir dir, const struct fz_prefix *f,
-                                 const struct fz_step *pro, const struct fz_step *ack,
-                                 int timer_per_line, const uint8_t *p, size_t n)
+                                 const struct fz_step *pre, const struct fz_step *pro,
+                                 const struct fz_step *ack, int timer_per_line, const uint8_t *p,
+                                 size_t n)
 {
     struct fz_run a, b, c;
 
-    fz_dir_run(&a, f, dir, pro, ack, timer_per_line, p, n, FZ_MARK1, 0);
-    fz_dir_run(&b, f, dir, pro, ack, timer_per_line, p, n, FZ_MARK2, 1);
+    fz_dir_run(&a, f, dir, pre, pro, ack, timer_per_line, p, n, FZ_MARK1, 0);
+    fz_dir_run(&b, f, dir, pre, pro, ack, timer_per_line, p, n, FZ_MARK2, 1);
+    fz_verbose(name, &a);
     if (a.digest == b.digest && a.nevents == b.nevents)
         return;
     fz_report(name, &a, &b);
-    fz_dir_run(&c, f, dir, pro, ack, timer_per_line, p, n, FZ_MARK1, 1);
-    FZ_CHECK(c.digest == a.digest, "split invariance: events differ whole vs split (kind %u param %u)",
-             f->split_kind, f->split_param);
+    fz_dir_run(&c, f, dir, pre, pro, ack, timer_per_line, p, n, FZ_MARK1, 1);
+    FZ_CHECK(c.digest == a.digest,
+             "split invariance: events differ whole vs split (kind %u param %u)", f->split_kind,
+             f->split_param);
     FZ_CHECK(0, "the LOGIN password changes the events (redaction leak through a derived field)");
 }
 

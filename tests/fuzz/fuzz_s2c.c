@@ -24,7 +24,8 @@ static const struct fz_step pro_sasl[] = {{IMAP_C2S, "a1 AUTHENTICATE PLAIN\r\n"
                                           {IMAP_C2S, NULL}};
 static const struct fz_step pro_starttls[] = {{IMAP_C2S, "a1 STARTTLS\r\n"}, {IMAP_C2S, NULL}};
 static const struct fz_step pro_append[] = {
-    {IMAP_C2S, "a1 LOGIN u {10+}\r\n" FZ_PW "\r\na2 APPEND INBOX {5}\r\n"}, {IMAP_C2S, NULL}};
+    {IMAP_C2S, "a1 LOGIN u {10+}\r\n" FZ_PW "\r\na2 APPEND INBOX {5}\r\n"},
+    {IMAP_C2S, NULL}};
 static const struct fz_step pro_misc[] = {
     {IMAP_C2S, "a1 LOGIN u " FZ_PW "\r\na2 COMPRESS DEFLATE\r\na3 ENABLE UTF8=ACCEPT\r\n"},
     {IMAP_C2S, "a4 SELECT INBOX\r\n"},
@@ -43,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     fz_prefix_read(data, &f);
-    fz_dir_target("fuzz_s2c", IMAP_S2C, &f, prologues[f.prologue], NULL, (int)f.option, data + 2,
-                  size - 2);
+    fz_dir_target("fuzz_s2c", IMAP_S2C, &f, NULL, prologues[f.prologue], NULL, (int)f.option,
+                  data + 2, size - 2);
     return 0;
 }

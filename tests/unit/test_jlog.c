@@ -216,19 +216,28 @@ static void test_session_open(void **state)
     (void)state;
     tl_open(&t, JLOG_LITERALS_SIZE, 0);
     assert_int_equal(jlog_session_open(t.js, TS, &cli, "imaps://0.0.0.0:10993", &up), 0);
-    tl_expect(&t, PFX(0, "session_open") ",\"client\":{\"addr\":\"192.0.2.41\",\"port\":53122},"
-                                         "\"listener\":\"imaps://0.0.0.0:10993\",\"upstream\":{"
-                                         "\"host\":\"mail.example.com\",\"port\":993}}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "session_open")
+            ",\"client\":{\"addr\":\"192.0.2.41\",\"port\":53122},"
+            "\"listener\":\"imaps://0.0.0.0:10993\",\"upstream\":{\"host\":\"mail.example.com\""
+            ",\"port\":993}}\n"
+    );
+    /* clang-format on */
 
     jlog_opts_default(&o);
     o.threaded = 0;
     o.redact = 0;
     tl_open_opts(&t, &o);
     assert_int_equal(jlog_session_open(t.js, TS, &cli, "imap://[::1]:143", &up), 0);
-    tl_expect(&t, PFX(0, "session_open") ",\"client\":{\"addr\":\"192.0.2.41\",\"port\":53122},"
-                                         "\"listener\":\"imap://[::1]:143\",\"upstream\":{"
-                                         "\"host\":\"mail.example.com\",\"port\":993},"
-                                         "\"redact\":false}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "session_open")
+            ",\"client\":{\"addr\":\"192.0.2.41\",\"port\":53122},"
+            "\"listener\":\"imap://[::1]:143\",\"upstream\":{\"host\":\"mail.example.com\","
+            "\"port\":993},\"redact\":false}\n"
+    );
+    /* clang-format on */
 }
 
 static void test_tls(void **state)
@@ -247,20 +256,22 @@ static void test_tls(void **state)
     assert_int_equal(jlog_tls(t.js, TS, &full), 0);
     assert_int_equal(jlog_tls(t.js, TS, &bare), 0);
     assert_int_equal(jlog_tls(t.js, TS, &unverified), 0);
-    tl_expect(
-        &t,
-        PFX(0, "tls") ",\"leg\":\"server\",\"version\":\"TLSv1.3\",\"cipher\":\"TLS_AES_"
-                      "256_GCM_SHA384\",\"sni\":\"mail.example.com\",\"peer\":{"
-                      "\"subject\":\"CN=mail.example.com\",\"sha256\":\"5d1ce2\"},"
-                      "\"verified\":true}\n" PFX(
-                          1,
-                          "tls") ",\"leg\":\"client\",\"version\":\"TLSv1.2\",\"cipher\":\"ECDHE-"
-                                 "RSA-AES128-GCM-SHA256\"}\n" PFX(
-                                     2, "tls") ",\"leg\":\"server\",\"version\":\"TLSv1.3\","
-                                               "\"cipher\":\"TLS_AES_"
-                                               "128_GCM_SHA256\",\"sni\":\"x\",\"peer\":{"
-                                               "\"subject\":\"CN=x\"},"
-                                               "\"verified\":false}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "tls")
+            ",\"leg\":\"server\",\"version\":\"TLSv1.3\","
+            "\"cipher\":\"TLS_AES_256_GCM_SHA384\",\"sni\":\"mail.example.com\","
+            "\"peer\":{\"subject\":\"CN=mail.example.com\","
+            "\"sha256\":\"5d1ce2\"},\"verified\":true}\n"
+        PFX(1, "tls")
+            ",\"leg\":\"client\",\"version\":\"TLSv1.2\","
+            "\"cipher\":\"ECDHE-RSA-AES128-GCM-SHA256\"}\n"
+        PFX(2, "tls")
+            ",\"leg\":\"server\",\"version\":\"TLSv1.3\","
+            "\"cipher\":\"TLS_AES_128_GCM_SHA256\",\"sni\":\"x\","
+            "\"peer\":{\"subject\":\"CN=x\"},\"verified\":false}\n"
+    );
+    /* clang-format on */
 }
 
 static void test_session_close(void **state)
@@ -273,17 +284,18 @@ static void test_session_close(void **state)
     tl_open(&t, JLOG_LITERALS_SIZE, 0);
     assert_int_equal(jlog_session_close(t.js, TS, &a), 0);
     assert_int_equal(jlog_session_close(t.js, TS, &b), 0);
-    tl_expect(
-        &t,
-        PFX(0,
-            "session_close") ",\"reason\":\"bye\",\"bytes\":{\"c2s\":2201,\"s2c\":"
-                             "5138},\"commands\":6,\"duration_ms\":2637884.0,"
-                             "\"user\":\"alice@example.com\"}\n" PFX(
-                                 1,
-                                 "session_close") ",\"reason\":\"error: upstream TLS: bad "
-                                                  "certificate\","
-                                                  "\"bytes\":{\"c2s\":0,\"s2c\":0},\"commands\":0,"
-                                                  "\"duration_ms\":12.346}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "session_close")
+            ",\"reason\":\"bye\",\"bytes\":{\"c2s\":2201,"
+            "\"s2c\":5138},\"commands\":6,\"duration_ms\":2637884.0,"
+            "\"user\":\"alice@example.com\"}\n"
+        PFX(1, "session_close")
+            ",\"reason\":\"error: upstream TLS: bad certificate\","
+            "\"bytes\":{\"c2s\":0,\"s2c\":0},\"commands\":0,"
+            "\"duration_ms\":12.346}\n"
+    );
+    /* clang-format on */
 }
 
 /* ---- protocol events ---- */
@@ -320,17 +332,20 @@ static void test_command(void **state)
     ev.flags = IMAP_EVF_ABORTED | IMAP_EVF_TRUNCATED;
     assert_int_equal(jlog_event(t.js, &ev), 0);
 
-    tl_expect(
-        &t, PFX(0, "command")
-                C2S(7) ",\"tag\":\"a1\",\"cmd\":\"APPEND\",\"args\":\"&ZeVnLIqe-"
-                       " (\\\\Seen) {5+}\",\"mailbox\":\"&ZeVnLIqe-\","
-                       "\"mailbox_utf8\":\"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa"
-                       "\x9e\",\"literals\":[5],\"held\":true,\"nonsync\":"
-                       "true,\"literal8\":true}\n" PFX(1, "command")
-                           C2S(40) ",\"tag\":\"a2\",\"cmd\":\"UID FETCH\",\"args\":\"1:* "
-                                   "(FLAGS)\"}\n" PFX(2, "command")
-                                       C2S(64) ",\"tag\":\"a3\",\"cmd\":\"APPEND\",\"literals\":["
-                                               "104857600],\"truncated\":true,\"aborted\":true}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "command") C2S(7)
+            ",\"tag\":\"a1\",\"cmd\":\"APPEND\",\"args\":\"&ZeVnLIqe- (\\\\Seen) {5+}\","
+            "\"mailbox\":\"&ZeVnLIqe-\",\"mailbox_utf8\":\"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"
+            "\",\"literals\":[5],\"held\":true,\"nonsync\":true,"
+            "\"literal8\":true}\n"
+        PFX(1, "command") C2S(40)
+            ",\"tag\":\"a2\",\"cmd\":\"UID FETCH\",\"args\":\"1:* (FLAGS)\"}\n"
+        PFX(2, "command") C2S(64)
+            ",\"tag\":\"a3\",\"cmd\":\"APPEND\",\"literals\":[104857600],"
+            "\"truncated\":true,\"aborted\":true}\n"
+    );
+    /* clang-format on */
 }
 
 /* The literals of the policy tests: text, binary, none kept, kept partly,
@@ -371,39 +386,60 @@ static void test_literals_policy(void **state)
     (void)state;
     tl_open(&t, JLOG_LITERALS_NONE, 0);
     emit_policy_command(&t);
-    tl_expect(&t, PFX(0, "command") C2S(0) ",\"tag\":\"a1\",\"cmd\":\"X\"}\n" PFX(1, "untagged")
-                      S2C(0) ",\"name\":\"FETCH\"}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "command") C2S(0)
+            ",\"tag\":\"a1\",\"cmd\":\"X\"}\n"
+        PFX(1, "untagged") S2C(0)
+            ",\"name\":\"FETCH\"}\n"
+    );
+    /* clang-format on */
 
     tl_open(&t, JLOG_LITERALS_SIZE, 0);
     emit_policy_command(&t);
-    tl_expect(&t, PFX(0, "command") C2S(0) ",\"tag\":\"a1\",\"cmd\":\"X\",\"literals\":[5,5,12,"
-                                           "100,5,10]}\n" PFX(1, "untagged")
-                                               S2C(0) ",\"name\":\"FETCH\",\"literals\":[5]}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "command") C2S(0)
+            ",\"tag\":\"a1\",\"cmd\":\"X\",\"literals\":[5,"
+            "5,12,100,5,10]}\n"
+        PFX(1, "untagged") S2C(0)
+            ",\"name\":\"FETCH\",\"literals\":[5]}\n"
+    );
+    /* clang-format on */
 
     tl_open(&t, JLOG_LITERALS_FULL, 0);
     emit_policy_command(&t);
-    tl_expect(&t, PFX(0, "command")
-                      C2S(0) ",\"tag\":\"a1\",\"cmd\":\"X\",\"literals\":[5,5,12,"
-                             "100,5,10],\"literal_data\":[{\"text\":\"hello\"},{"
-                             "\"b64\":\"AAH/YWI=\"},null,{\"text\":\"abc\","
-                             "\"truncated\":true},{\"text\":\"h\xc3\xa9\xc3\xa9\"},"
-                             "{\"b64\":\"eMOp/8M=\",\"truncated\":true}]}\n" PFX(1, "untagged")
-                                 S2C(0) ",\"name\":\"FETCH\",\"literals\":[5],"
-                                        "\"literal_data\":[{\"text\":\"hello\"}]}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "command") C2S(0)
+            ",\"tag\":\"a1\",\"cmd\":\"X\",\"literals\":[5,"
+            "5,12,100,5,10],\"literal_data\":[{\"text\":\"hello\"},"
+            "{\"b64\":\"AAH/YWI=\"},null,{\"text\":\"abc\","
+            "\"truncated\":true},{\"text\":\"h\xc3\xa9\xc3\xa9\"},"
+            "{\"b64\":\"eMOp/8M=\",\"truncated\":true}]}\n"
+        PFX(1, "untagged") S2C(0)
+            ",\"name\":\"FETCH\",\"literals\":[5],\"literal_data\":[{\"text\":\"hello\"}]}\n"
+    );
+    /* clang-format on */
 
     /* head:4 cuts "h\xc3\xa9\xc3\xa9" inside the second character: still text. */
     tl_open(&t, JLOG_LITERALS_HEAD, 4);
     emit_policy_command(&t);
-    tl_expect(&t, PFX(0, "command") C2S(0) ",\"tag\":\"a1\",\"cmd\":\"X\",\"literals\":[5,5,12,"
-                                           "100,5,10],\"literal_data\":[{\"text\":\"hell\","
-                                           "\"truncated\":true},{\"b64\":\"AAH/YQ==\","
-                                           "\"truncated\":true},null,{\"text\":\"abc\","
-                                           "\"truncated\":true},{\"text\":\"h\xc3\xa9\","
-                                           "\"truncated\":true},{\"b64\":\"eMOp/w==\","
-                                           "\"truncated\":true}]}\n" PFX(1, "untagged")
-                                               S2C(0) ",\"name\":\"FETCH\",\"literals\":[5],"
-                                                      "\"literal_data\":[{\"text\":\"hell\","
-                                                      "\"truncated\":true}]}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "command") C2S(0)
+            ",\"tag\":\"a1\",\"cmd\":\"X\",\"literals\":[5,"
+            "5,12,100,5,10],\"literal_data\":[{\"text\":\"hell\","
+            "\"truncated\":true},{\"b64\":\"AAH/YQ==\","
+            "\"truncated\":true},null,{\"text\":\"abc\","
+            "\"truncated\":true},{\"text\":\"h\xc3\xa9\","
+            "\"truncated\":true},{\"b64\":\"eMOp/w==\","
+            "\"truncated\":true}]}\n"
+        PFX(1, "untagged") S2C(0)
+            ",\"name\":\"FETCH\",\"literals\":[5],\"literal_data\":[{\"text\":\"hell\","
+            "\"truncated\":true}]}\n"
+    );
+    /* clang-format on */
 }
 
 static void test_continue_client_line(void **state)
@@ -438,16 +474,19 @@ static void test_continue_client_line(void **state)
     ev.flags = IMAP_EVF_CANCEL;
     assert_int_equal(jlog_event(t.js, &ev), 0);
 
+    /* clang-format off */
     tl_expect(&t,
-              PFX(0, "continue")
-                  S2C(4859) ",\"tag\":\"a4\",\"for\":\"literal\",\"text\":"
-                            "\"OK\"}\n" PFX(1, "continue")
-                                S2C(5000) ",\"tag\":\"a5\",\"for\":\"sasl\",\"len\":12}\n" PFX(
-                                    2, "client_line")
-                                    C2S(23) ",\"kind\":\"sasl\",\"tag\":\"a5\",\"len\":20}\n" PFX(
-                                        3, "client_line")
-                                        C2S(45) ",\"kind\":\"sasl\",\"tag\":\"a5\",\"len\":1,"
-                                                "\"cancel\":true}\n");
+        PFX(0, "continue") S2C(4859)
+            ",\"tag\":\"a4\",\"for\":\"literal\",\"text\":\"OK\"}\n"
+        PFX(1, "continue") S2C(5000)
+            ",\"tag\":\"a5\",\"for\":\"sasl\",\"len\":12}\n"
+        PFX(2, "client_line") C2S(23)
+            ",\"kind\":\"sasl\",\"tag\":\"a5\",\"len\":20}\n"
+        PFX(3, "client_line") C2S(45)
+            ",\"kind\":\"sasl\",\"tag\":\"a5\",\"len\":1,"
+            "\"cancel\":true}\n"
+    );
+    /* clang-format on */
 }
 
 static void test_untagged_fetch(void **state)
@@ -504,22 +543,25 @@ static void test_untagged_fetch(void **state)
     ev.u.untagged.fetch.flags = flags;
     assert_int_equal(jlog_event(t.js, &ev), 0);
 
+    /* clang-format off */
     tl_expect(&t,
-              PFX(0, "untagged")
-                  S2C(462) ",\"name\":\"FETCH\",\"n\":12,\"mailbox\":\"INBOX\","
-                           "\"fetch\":{\"uid\":4827,\"flags\":[\"\\\\Seen\","
-                           "\"$Junk\"],\"modseq\":90061,\"size\":4286,"
-                           "\"internaldate\":\"25-Nov-2026 09:14:03 +0000\","
-                           "\"envelope\":{\"date\":\"Wed, 25 Nov 2026 09:00:00 "
-                           "+0000\",\"subject\":\"Hi \\\"you\\\"\",\"from\":\"Alice "
-                           "<a@example.com>\",\"message_id\":\"<1@x>\"},\"parts\":[{"
-                           "\"section\":\"BODY[]\",\"size\":4286},{\"section\":"
-                           "\"BINARY[2]\",\"size\":8}]},\"literals\":[4286,8],"
-                           "\"literal8\":true}\n" PFX(1, "untagged")
-                               S2C(5000) ",\"name\":\"FETCH\",\"fetch\":{\"flags\":[],\"envelope\":"
-                                         "{}}}\n" PFX(2, "untagged") S2C(
-                                             5100) ",\"name\":\"FETCH\",\"n\":3,\"fetch\":{\"uid\":"
-                                                   "4294967295}}\n");
+        PFX(0, "untagged") S2C(462)
+            ",\"name\":\"FETCH\",\"n\":12,\"mailbox\":\"INBOX\","
+            "\"fetch\":{\"uid\":4827,\"flags\":[\"\\\\Seen\","
+            "\"$Junk\"],\"modseq\":90061,\"size\":4286,"
+            "\"internaldate\":\"25-Nov-2026 09:14:03 +0000\","
+            "\"envelope\":{\"date\":\"Wed, 25 Nov 2026 09:00:00 +0000\","
+            "\"subject\":\"Hi \\\"you\\\"\",\"from\":\"Alice <a@example.com>\","
+            "\"message_id\":\"<1@x>\"},\"parts\":[{\"section\":\"BODY[]\","
+            "\"size\":4286},{\"section\":\"BINARY[2]\","
+            "\"size\":8}]},\"literals\":[4286,8],\"literal8\":true}\n"
+        PFX(1, "untagged") S2C(5000)
+            ",\"name\":\"FETCH\",\"fetch\":{\"flags\":[],"
+            "\"envelope\":{}}}\n"
+        PFX(2, "untagged") S2C(5100)
+            ",\"name\":\"FETCH\",\"n\":3,\"fetch\":{\"uid\":4294967295}}\n"
+    );
+    /* clang-format on */
 }
 
 static void test_untagged_other(void **state)
@@ -616,72 +658,43 @@ static void test_untagged_other(void **state)
     ev.flags = IMAP_EVF_HELD;
     assert_int_equal(jlog_event(t.js, &ev), 0);
 
-    tl_expect(
-        &t,
-        PFX(0, "untagged") S2C(
-            0) ",\"name\":\"PREAUTH\",\"code\":\"CAPABILITY\",\"text\":"
-               "\"ready\",\"state\":\"authenticated\",\"caps\":["
-               "\"IMAP4rev1\",\"IDLE\"],\"caps_removed\":[\"COMPRESS="
-               "DEFLATE\"],\"greeting\":true}\n" PFX(1, "untagged") S2C(
-                   319) ",\"name\":\"OK\",\"code\":\"UIDVALIDITY\",\"code_data\":"
-                        "\"1700000000\",\"text\":\"UIDs valid\"}\n" PFX(2, "untagged") S2C(
-                            580) ",\"name\":\"VANISHED\",\"mailbox\":\"INBOX\","
-                                 "\"vanished\":{\"earlier\":true,\"uids\":\"41,43:116\"}}"
-                                 "\n" PFX(3, "untagged") S2C(
-                                     600) ",\"name\":\"LIST\",\"list\":{\"attrs\":[\"\\\\"
-                                          "HasNoChildren\",\"\\\\Sent\"],\"delim\":\"/\",\"name\":"
-                                          "\"&ZeVnLIqe-\",\"name_utf8\":\"\xe6\x97\xa5\xe6\x9c\xac"
-                                          "\xe8\xaa\x9e\"}}\n" PFX(4, "untagged") S2C(
-                                              650) ",\"name\":\"LSUB\",\"list\":{\"attrs\":[],"
-                                                   "\"delim\":null,"
-                                                   "\"name\":\"INBOX\"}}\n" PFX(5, "untagged") S2C(
-                                                       700) ",\"name\":\"STATUS\",\"mbox_status\":{"
-                                                            "\"mailbox\":"
-                                                            "\"Archive\",\"items\":{\"MESSAGES\":5,"
-                                                            "\"UIDNEXT\":"
-                                                            "44292}}}\n" PFX(6, "untagged") S2C(
-                                                                800) ",\"name\":\"ESEARCH\","
-                                                                     "\"search\":{\"count\":3,"
-                                                                     "\"tag\":"
-                                                                     "\"PXK1\"},\"swallowed\":true}"
-                                                                     "\n" PFX(7, "untagged")
-                                                                         S2C(900) ",\"name\":"
-                                                                                  "\"SEARCH\","
-                                                                                  "\"search\":{"
-                                                                                  "\"count\":0}}"
-                                                                                  "\n" PFX(8, "unta"
-                                                                                              "gge"
-                                                                                              "d") S2C(
-                                                                                      950) ",\"name"
-                                                                                           "\":"
-                                                                                           "\"ID\","
-                                                                                           "\"id\":"
-                                                                                           "{\"name"
-                                                                                           "\":"
-                                                                                           "\"Dovec"
-                                                                                           "ot\","
-                                                                                           "\"versi"
-                                                                                           "on\":"
-                                                                                           "\"2.3."
-                                                                                           "19\"},"
-                                                                                           "\"liter"
-                                                                                           "als\":["
-                                                                                           "2],"
-                                                                                           "\"liter"
-                                                                                           "al_"
-                                                                                           "data\":"
-                                                                                           "[{"
-                                                                                           "\"text"
-                                                                                           "\":"
-                                                                                           "\"hi\"}"
-                                                                                           "]}"
-                                                                                           "\n" PFX(
-                                                                                               9,
-                                                                                               "unt"
-                                                                                               "agg"
-                                                                                               "ed")
-                                                                                               S2C(990) ",\"name\":\"ENABLED\",\"caps\":[\"IMAP4rev1\"],"
-                                                                                                        "\"held\":true}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "untagged") S2C(0)
+            ",\"name\":\"PREAUTH\",\"code\":\"CAPABILITY\","
+            "\"text\":\"ready\",\"state\":\"authenticated\","
+            "\"caps\":[\"IMAP4rev1\",\"IDLE\"],\"caps_removed\":[\"COMPRESS=DEFLATE\"],"
+            "\"greeting\":true}\n"
+        PFX(1, "untagged") S2C(319)
+            ",\"name\":\"OK\",\"code\":\"UIDVALIDITY\","
+            "\"code_data\":\"1700000000\",\"text\":\"UIDs valid\"}\n"
+        PFX(2, "untagged") S2C(580)
+            ",\"name\":\"VANISHED\",\"mailbox\":\"INBOX\","
+            "\"vanished\":{\"earlier\":true,\"uids\":\"41,"
+            "43:116\"}}\n"
+        PFX(3, "untagged") S2C(600)
+            ",\"name\":\"LIST\",\"list\":{\"attrs\":[\"\\\\HasNoChildren\","
+            "\"\\\\Sent\"],\"delim\":\"/\",\"name\":\"&ZeVnLIqe-\","
+            "\"name_utf8\":\"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\"}}\n"
+        PFX(4, "untagged") S2C(650)
+            ",\"name\":\"LSUB\",\"list\":{\"attrs\":[],"
+            "\"delim\":null,\"name\":\"INBOX\"}}\n"
+        PFX(5, "untagged") S2C(700)
+            ",\"name\":\"STATUS\",\"mbox_status\":{\"mailbox\":\"Archive\","
+            "\"items\":{\"MESSAGES\":5,\"UIDNEXT\":44292}}}\n"
+        PFX(6, "untagged") S2C(800)
+            ",\"name\":\"ESEARCH\",\"search\":{\"count\":3,"
+            "\"tag\":\"PXK1\"},\"swallowed\":true}\n"
+        PFX(7, "untagged") S2C(900)
+            ",\"name\":\"SEARCH\",\"search\":{\"count\":0}}\n"
+        PFX(8, "untagged") S2C(950)
+            ",\"name\":\"ID\",\"id\":{\"name\":\"Dovecot\","
+            "\"version\":\"2.3.19\"},\"literals\":[2],\"literal_data\":[{\"text\":\"hi\"}]}\n"
+        PFX(9, "untagged") S2C(990)
+            ",\"name\":\"ENABLED\",\"caps\":[\"IMAP4rev1\"],"
+            "\"held\":true}\n"
+    );
+    /* clang-format on */
 }
 
 static void test_tagged(void **state)
@@ -721,17 +734,19 @@ static void test_tagged(void **state)
     ev.flags = IMAP_EVF_LOCAL;
     assert_int_equal(jlog_event(t.js, &ev), 0);
 
-    tl_expect(
-        &t,
-        PFX(0, "tagged")
-            S2C(89) ",\"tag\":\"a1\",\"cmd\":\"LOGIN\",\"status\":\"OK\","
-                    "\"code\":\"CAPABILITY\",\"code_data\":\"IMAP4rev1 "
-                    "COMPRESS=DEFLATE\",\"text\":\"Logged in\",\"ms\":41.2,"
-                    "\"state\":\"authenticated\",\"caps\":[\"IMAP4rev1\"],"
-                    "\"caps_removed\":[\"COMPRESS=DEFLATE\"]}\n" PFX(
-                        1, "tagged") ",\"tag\":\"a9\",\"cmd\":\"FETCH\",\"status\":\"NO\",\"code\":"
-                                     "\"EXPUNGEISSUED\",\"text\":\"held expunges\",\"state\":"
-                                     "\"selected\",\"local\":true}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "tagged") S2C(89)
+            ",\"tag\":\"a1\",\"cmd\":\"LOGIN\",\"status\":\"OK\","
+            "\"code\":\"CAPABILITY\",\"code_data\":\"IMAP4rev1 COMPRESS=DEFLATE\","
+            "\"text\":\"Logged in\",\"ms\":41.2,\"state\":\"authenticated\","
+            "\"caps\":[\"IMAP4rev1\"],\"caps_removed\":[\"COMPRESS=DEFLATE\"]}\n"
+        PFX(1, "tagged")
+            ",\"tag\":\"a9\",\"cmd\":\"FETCH\",\"status\":\"NO\","
+            "\"code\":\"EXPUNGEISSUED\",\"text\":\"held expunges\","
+            "\"state\":\"selected\",\"local\":true}\n"
+    );
+    /* clang-format on */
 }
 
 static void test_ms_rounding(void **state)
@@ -851,56 +866,33 @@ static void test_small_events(void **state)
     ev.flags = IMAP_EVF_TRUNCATED;
     assert_int_equal(jlog_event(t.js, &ev), 0);
 
-    tl_expect(
-        &t,
-        PFX(0, "idle") S2C(4935) ",\"tag\":\"a5\",\"state\":\"start\"}\n" PFX(
-            1,
-            "auth") ",\"method\":\"AUTHENTICATE\",\"mech\":\"PLAIN\",\"user\":\"alice\","
-                    "\"status\":\"OK\"}\n" PFX(
-                        2,
-                        "starttls") ",\"leg\":\"server\",\"state\":\"failed\",\"text\":"
-                                    "\"certificate verify "
-                                    "failed\"}\n" PFX(3, "keepalive") S2C(
-                                        5026) ",\"tag\":\"PXK1\",\"cmd\":\"SEARCH\",\"state\":"
-                                              "\"ok\","
-                                              "\"ms\":22.9,\"held\":0,\"swallowed\":true}\n" PFX(
-                                                  4,
-                                                  "keepalive") ",\"tag\":\"PXK2\",\"cmd\":\"NOOP\","
-                                                               "\"state\":\"sent\"}\n" PFX(5, "anom"
-                                                                                              "aly")
-                                                                   C2S(13) ",\"kind\":\"plaintext_"
-                                                                           "after_starttls\","
-                                                                           "\"tag\":\"a1\","
-                                                                           "\"text\":"
-                                                                           "\"bytes after STARTTLS "
-                                                                           "before the "
-                                                                           "handshake\",\"bytes\":"
-                                                                           "24,"
-                                                                           "\"discarded\":true}"
-                                                                           "\n" PFX(6, "parse_"
-                                                                                       "error") S2C(
-                                                                               20417) ",\"reason\":"
-                                                                                      "\"unbalanced"
-                                                                                      "_paren\","
-                                                                                      "\"excerpt\":"
-                                                                                      "\"* 4 FETCH "
-                                                                                      "(FLAGS "
-                                                                                      "(\\\\Seen) "
-                                                                                      "UID\\r\\n\\u"
-                                                                                      "0000\\u001B"
-                                                                                      "\","
-                                                                                      "\"resync\":"
-                                                                                      "\"next_"
-                                                                                      "line\","
-                                                                                      "\"tag\":"
-                                                                                      "\"a7\","
-                                                                                      "\"cmd\":"
-                                                                                      "\"FETCH\"}"
-                                                                                      "\n" PFX(
-                                                                                          7,
-                                                                                          "limit")
-                                                                                          S2C(30000) ",\"what\":\"line\",\"value\":1048577,\"max\":1048576,"
-                                                                                                     "\"truncated\":true}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "idle") S2C(4935)
+            ",\"tag\":\"a5\",\"state\":\"start\"}\n"
+        PFX(1, "auth")
+            ",\"method\":\"AUTHENTICATE\",\"mech\":\"PLAIN\","
+            "\"user\":\"alice\",\"status\":\"OK\"}\n"
+        PFX(2, "starttls")
+            ",\"leg\":\"server\",\"state\":\"failed\",\"text\":\"certificate verify failed\"}\n"
+        PFX(3, "keepalive") S2C(5026)
+            ",\"tag\":\"PXK1\",\"cmd\":\"SEARCH\",\"state\":\"ok\","
+            "\"ms\":22.9,\"held\":0,\"swallowed\":true}\n"
+        PFX(4, "keepalive")
+            ",\"tag\":\"PXK2\",\"cmd\":\"NOOP\",\"state\":\"sent\"}\n"
+        PFX(5, "anomaly") C2S(13)
+            ",\"kind\":\"plaintext_after_starttls\",\"tag\":\"a1\","
+            "\"text\":\"bytes after STARTTLS before the handshake\","
+            "\"bytes\":24,\"discarded\":true}\n"
+        PFX(6, "parse_error") S2C(20417)
+            ",\"reason\":\"unbalanced_paren\",\"excerpt\":\"* 4 FETCH (FLAGS (\\\\Seen) UID"
+            "\\r\\n\\u0000\\u001B\",\"resync\":\"next_line\","
+            "\"tag\":\"a7\",\"cmd\":\"FETCH\"}\n"
+        PFX(7, "limit") S2C(30000)
+            ",\"what\":\"line\",\"value\":1048577,\"max\":1048576,"
+            "\"truncated\":true}\n"
+    );
+    /* clang-format on */
 }
 
 static void test_all_flags(void **state)
@@ -915,11 +907,17 @@ static void test_all_flags(void **state)
     assert_int_equal(jlog_event(t.js, &ev), 0);
     ev.flags = 0;
     assert_int_equal(jlog_event(t.js, &ev), 0);
-    tl_expect(&t, PFX(0, "untagged") S2C(1) ",\"name\":\"X\",\"truncated\":true,\"lossy\":true,"
-                                            "\"held\":true,\"swallowed\":true,\"local\":true,"
-                                            "\"greeting\":true,\"nonsync\":true,\"literal8\":true,"
-                                            "\"aborted\":true,\"cancel\":true,\"discarded\":true}"
-                                            "\n" PFX(1, "untagged") S2C(1) ",\"name\":\"X\"}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "untagged") S2C(1)
+            ",\"name\":\"X\",\"truncated\":true,\"lossy\":true,"
+            "\"held\":true,\"swallowed\":true,\"local\":true,"
+            "\"greeting\":true,\"nonsync\":true,\"literal8\":true,"
+            "\"aborted\":true,\"cancel\":true,\"discarded\":true}\n"
+        PFX(1, "untagged") S2C(1)
+            ",\"name\":\"X\"}\n"
+    );
+    /* clang-format on */
 }
 
 #define FFFD "\xef\xbf\xbd"
@@ -963,22 +961,26 @@ static void test_lossy(void **state)
 
     assert_int_equal(jlog_session_open(t.js, TS, &cli, "l", &up), 0);
 
-    tl_expect(
-        &t,
-        PFX(0, "command")
-            C2S(0) ",\"tag\":\"a1\",\"cmd\":\"SELECT\",\"args\":\"a" FFFD FFFD "b" FFFD FFFD FFFD
-                   "c" FFFD FFFD FFFD FFFD "d" FFFD "e" FFFD "f" FFFD FFFD
-                   "A\xf0\x9f\x98\x80" FFFD FFFD "\",\"lossy\":true}\n" PFX(1, "command")
-                       C2S(0) ",\"tag\":\"a1\",\"cmd\":\"SELECT\",\"args\":"
-                              "\"\xc2\x80\xe0\xa0\x80\xed\x9f\xbf\xee\x80"
-                              "\x80\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"}\n" PFX(2, "untagged")
-                                  S2C(0) ",\"name\":\"STATUS\",\"mbox_status\":{"
-                                         "\"mailbox\":\"ok\",\"items\":{\"X" FFFD
-                                         "\":1}},\"lossy\":true}\n" PFX(
-                                             3, "session_open") ",\"client\":{\"addr\":\"h" FFFD
-                                                                "\",\"port\":1},\"listener\":\"l\","
-                                                                "\"upstream\":{\"host\":\"mail\","
-                                                                "\"port\":993},\"lossy\":true}\n");
+    /* \xef\xbf\xbd is U+FFFD, one per invalid octet */
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "command") C2S(0)
+            ",\"tag\":\"a1\",\"cmd\":\"SELECT\",\"args\":\"a\xef\xbf\xbd\xef\xbf\xbd" "b\xef\xbf"
+            "\xbd\xef\xbf\xbd\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+            "d\xef\xbf\xbd" "e\xef\xbf\xbd" "f\xef\xbf\xbd\xef\xbf\xbd" "A\xf0\x9f\x98\x80\xef\xbf"
+            "\xbd\xef\xbf\xbd\",\"lossy\":true}\n"
+        PFX(1, "command") C2S(0)
+            ",\"tag\":\"a1\",\"cmd\":\"SELECT\",\"args\":\"\xc2\x80\xe0\xa0\x80\xed\x9f\xbf\xee"
+            "\x80\x80\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"}\n"
+        PFX(2, "untagged") S2C(0)
+            ",\"name\":\"STATUS\",\"mbox_status\":{\"mailbox\":\"ok\","
+            "\"items\":{\"X\xef\xbf\xbd\":1}},\"lossy\":true}\n"
+        PFX(3, "session_open")
+            ",\"client\":{\"addr\":\"h\xef\xbf\xbd\",\"port\":1},"
+            "\"listener\":\"l\",\"upstream\":{\"host\":\"mail\","
+            "\"port\":993},\"lossy\":true}\n"
+    );
+    /* clang-format on */
 }
 
 static void test_escapes(void **state)
@@ -995,12 +997,15 @@ static void test_escapes(void **state)
     tl_open(&t, JLOG_LITERALS_SIZE, 0);
     ev.u.parse_error.excerpt = (struct imap_str){in, 39};
     assert_int_equal(jlog_event(t.js, &ev), 0);
-    tl_expect(&t, PFX(0, "parse_error") C2S(0) ",\"excerpt\":\"\\u0000\\u0001\\u0002\\u0003\\u0004"
-                                               "\\u0005\\u0006\\u0007\\b\\t\\n\\u000B\\f\\r\\u000E"
-                                               "\\u000F\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015"
-                                               "\\u0016\\u0017\\u0018\\u0019\\u001A\\u001B\\u001C"
-                                               "\\u001D\\u001E\\u001F\\\"\\\\/\x7f\xe2\x80\xa8\"}"
-                                               "\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "parse_error") C2S(0)
+            ",\"excerpt\":\"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007"
+            "\\b\\t\\n\\u000B\\f\\r\\u000E\\u000F\\u0010\\u0011\\u0012\\u0013\\u0014"
+            "\\u0015\\u0016\\u0017\\u0018\\u0019\\u001A\\u001B\\u001C\\u001D\\u001E"
+            "\\u001F\\\"\\\\/\x7f\xe2\x80\xa8\"}\n"
+    );
+    /* clang-format on */
 }
 
 /* Long strings: the escaper works in chunks; characters straddle them. */
@@ -1092,16 +1097,21 @@ static void test_seq_numbering(void **state)
     assert_int_equal(jlog_event(t.js, &ev), 0);
     assert_int_equal(jlog_event(t.js, &ev), 0);
     assert_int_equal(jlog_session_close(t.js, TS, &ci), 0);
-    tl_expect(
-        &t,
-        PFX(0, "session_open") ",\"client\":{\"addr\":\"::1\",\"port\":1},\"listener\":"
-                               "\"l\",\"upstream\":{\"host\":\"h\",\"port\":2}}\n" PFX(1, "idle")
-                                   S2C(0) ",\"tag\":\"t\"}\n" PFX(2, "idle") S2C(
-                                       0) ",\"tag\":\"t\"}"
-                                          "\n" PFX(3, "session_close") ",\"reason\":\"logout\","
-                                                                       "\"bytes\":{\"c2s\":1,"
-                                                                       "\"s2c\":2},\"commands\":3,"
-                                                                       "\"duration_ms\":4.0}\n");
+    /* clang-format off */
+    tl_expect(&t,
+        PFX(0, "session_open")
+            ",\"client\":{\"addr\":\"::1\",\"port\":1},"
+            "\"listener\":\"l\",\"upstream\":{\"host\":\"h\","
+            "\"port\":2}}\n"
+        PFX(1, "idle") S2C(0)
+            ",\"tag\":\"t\"}\n"
+        PFX(2, "idle") S2C(0)
+            ",\"tag\":\"t\"}\n"
+        PFX(3, "session_close")
+            ",\"reason\":\"logout\",\"bytes\":{\"c2s\":1,"
+            "\"s2c\":2},\"commands\":3,\"duration_ms\":4.0}\n"
+    );
+    /* clang-format on */
 }
 
 static void test_parse_literals(void **state)

@@ -70,8 +70,8 @@ $(eval $(call flavour,san,$(SAN)))
 LIBS_REL := $(BUILD)/rel/libcore.a $(BUILD)/rel/libjlog.a $(BUILD)/rel/libimapparse.a
 LIBS_SAN := $(BUILD)/san/libcore.a $(BUILD)/san/libjlog.a $(BUILD)/san/libimapparse.a
 
-.PHONY: all check deps test unit golden fuzz-replay integration demo bench fuzz format \
-	format-check clean
+.PHONY: all check deps test unit golden schema-check fuzz-replay integration demo bench fuzz \
+	format format-check clean
 all: imaptap
 
 imaptap: $(call obj,rel,$(PROXY_SRCS)) $(LIBS_REL)
@@ -102,6 +102,15 @@ unit: $(UNIT_BINS)
 golden: $(BUILD)/san/tests/unit/test_golden
 	@UBSAN_OPTIONS=halt_on_error=1 $< tests/data
 
+# every line the logger can write, and every decoded golden transcript,
+# validated against logger/schema-v1.json
+$(BUILD)/san/tests/unit/jlog_samples: $(BUILD)/san/tests/unit/jlog_samples.o $(LIBS_SAN)
+	$(CC) $(SAN) -o $@ $^ $(LIB_JANSSON) -lpthread -lm
+schema-check: $(BUILD)/san/tests/unit/jlog_samples imaptap
+	@echo "== schema: logger samples and decoded golden transcripts"
+	@{ $(BUILD)/san/tests/unit/jlog_samples; ./imaptap decode tests/data/*.json; } | \
+		$(PYTHON) tests/unit/schema_check.py -
+
 # ---- fuzzing (clang libFuzzer); make check replays the corpus once ----
 FUZZ_TARGETS := fuzz_c2s fuzz_s2c fuzz_session
 FUZZ_SECONDS ?= 60
@@ -131,6 +140,7 @@ integration: imaptap
 check: deps
 	@$(MAKE) --no-print-directory imaptap $(UNIT_BINS) $(BUILD)/san/imaptap
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory schema-check
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory integration
 

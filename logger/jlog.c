@@ -1149,6 +1149,8 @@ static void put_untagged(struct jlog_session *js, const struct imap_ev_untagged 
         put_str_array(w, K("caps"), u->caps, u->ncaps);
     if (u->ncaps_removed > 0 && u->caps_removed != NULL)
         put_str_array(w, K("caps_removed"), u->caps_removed, u->ncaps_removed);
+    if (u->has_flags)
+        put_str_array(w, K("flags"), u->flags, u->flags != NULL ? u->nflags : 0);
     if (u->has_fetch)
         put_fetch(w, &u->fetch);
     if (u->has_vanished) {

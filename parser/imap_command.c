@@ -58,50 +58,58 @@ struct cmd_name {
 /* Command names by length: a lookup compares a few names at most. */
 static const struct cmd_name cmd_names2[] = {
     {"ID", IMAP_CMD_ID},
+    {NULL, IMAP_CMD_OTHER},
 };
 static const struct cmd_name cmd_names4[] = {
     {"NOOP", IMAP_CMD_NOOP}, {"LIST", IMAP_CMD_LIST}, {"LSUB", IMAP_CMD_LSUB},
     {"COPY", IMAP_CMD_COPY}, {"MOVE", IMAP_CMD_MOVE}, {"SORT", IMAP_CMD_SORT},
-    {"IDLE", IMAP_CMD_IDLE},
+    {"IDLE", IMAP_CMD_IDLE}, {NULL, IMAP_CMD_OTHER},
 };
 static const struct cmd_name cmd_names5[] = {
     {"FETCH", IMAP_CMD_FETCH}, {"STORE", IMAP_CMD_STORE}, {"LOGIN", IMAP_CMD_LOGIN},
-    {"CHECK", IMAP_CMD_CHECK}, {"CLOSE", IMAP_CMD_CLOSE},
+    {"CHECK", IMAP_CMD_CHECK}, {"CLOSE", IMAP_CMD_CLOSE}, {NULL, IMAP_CMD_OTHER},
 };
 static const struct cmd_name cmd_names6[] = {
     {"SELECT", IMAP_CMD_SELECT}, {"SEARCH", IMAP_CMD_SEARCH}, {"STATUS", IMAP_CMD_STATUS},
     {"APPEND", IMAP_CMD_APPEND}, {"LOGOUT", IMAP_CMD_LOGOUT}, {"CREATE", IMAP_CMD_CREATE},
     {"DELETE", IMAP_CMD_DELETE}, {"RENAME", IMAP_CMD_RENAME}, {"THREAD", IMAP_CMD_THREAD},
     {"ENABLE", IMAP_CMD_ENABLE}, {"GETACL", IMAP_CMD_GETACL}, {"SETACL", IMAP_CMD_SETACL},
-    {"NOTIFY", IMAP_CMD_NOTIFY},
+    {"NOTIFY", IMAP_CMD_NOTIFY}, {NULL, IMAP_CMD_OTHER},
 };
 static const struct cmd_name cmd_names7[] = {
     {"EXAMINE", IMAP_CMD_EXAMINE},
     {"EXPUNGE", IMAP_CMD_EXPUNGE},
+    {NULL, IMAP_CMD_OTHER},
 };
 static const struct cmd_name cmd_names8[] = {
     {"UNSELECT", IMAP_CMD_UNSELECT}, {"STARTTLS", IMAP_CMD_STARTTLS},
     {"COMPRESS", IMAP_CMD_COMPRESS}, {"GETQUOTA", IMAP_CMD_GETQUOTA},
     {"SETQUOTA", IMAP_CMD_SETQUOTA}, {"MYRIGHTS", IMAP_CMD_MYRIGHTS},
+    {NULL, IMAP_CMD_OTHER},
 };
 static const struct cmd_name cmd_names9[] = {
     {"SUBSCRIBE", IMAP_CMD_SUBSCRIBE},
     {"NAMESPACE", IMAP_CMD_NAMESPACE},
+    {NULL, IMAP_CMD_OTHER},
 };
 static const struct cmd_name cmd_names10[] = {
     {"CAPABILITY", IMAP_CMD_CAPABILITY},
+    {NULL, IMAP_CMD_OTHER},
 };
 static const struct cmd_name cmd_names11[] = {
     {"UNSUBSCRIBE", IMAP_CMD_UNSUBSCRIBE},
     {"GETMETADATA", IMAP_CMD_GETMETADATA},
     {"SETMETADATA", IMAP_CMD_SETMETADATA},
+    {NULL, IMAP_CMD_OTHER},
 };
 static const struct cmd_name cmd_names12[] = {
     {"AUTHENTICATE", IMAP_CMD_AUTHENTICATE},
     {"GETQUOTAROOT", IMAP_CMD_GETQUOTAROOT},
+    {NULL, IMAP_CMD_OTHER},
 };
 static const struct cmd_name cmd_names14[] = {
     {"UNAUTHENTICATE", IMAP_CMD_UNAUTHENTICATE},
+    {NULL, IMAP_CMD_OTHER},
 };
 
 /* Compares p with an upper-case word of letters, ignoring case: clearing
@@ -115,19 +123,10 @@ static int eq_letters_ci(const char *p, const char *word, size_t len)
     return 1;
 }
 
-#define CMD_NAMES(a)                \
-    {                               \
-        a, sizeof(a) / sizeof(a[0]) \
-    }
-
-static const struct {
-    const struct cmd_name *names;
-    size_t n;
-} cmd_by_len[] = {
-    [2] = CMD_NAMES(cmd_names2),   [4] = CMD_NAMES(cmd_names4),   [5] = CMD_NAMES(cmd_names5),
-    [6] = CMD_NAMES(cmd_names6),   [7] = CMD_NAMES(cmd_names7),   [8] = CMD_NAMES(cmd_names8),
-    [9] = CMD_NAMES(cmd_names9),   [10] = CMD_NAMES(cmd_names10), [11] = CMD_NAMES(cmd_names11),
-    [12] = CMD_NAMES(cmd_names12), [14] = CMD_NAMES(cmd_names14),
+static const struct cmd_name *const cmd_by_len[] = {
+    [2] = cmd_names2,   [4] = cmd_names4,   [5] = cmd_names5,   [6] = cmd_names6,
+    [7] = cmd_names7,   [8] = cmd_names8,   [9] = cmd_names9,   [10] = cmd_names10,
+    [11] = cmd_names11, [12] = cmd_names12, [14] = cmd_names14,
 };
 
 /* The command called name, in any case; *upper_r says whether name is
@@ -136,8 +135,7 @@ static const struct cmd_name *cmd_find(struct imap_str name, int *upper_r)
 {
     if (name.p == NULL || name.len >= sizeof(cmd_by_len) / sizeof(cmd_by_len[0]))
         return NULL;
-    for (size_t i = 0; i < cmd_by_len[name.len].n; i++) {
-        const struct cmd_name *c = &cmd_by_len[name.len].names[i];
+    for (const struct cmd_name *c = cmd_by_len[name.len]; c != NULL && c->name != NULL; c++) {
         size_t k;
         unsigned diff = 0;
         for (k = 0; k < name.len; k++) {
@@ -367,65 +365,65 @@ static const struct search_key search_keys2[] = {
     {"CC", 1},
     {"TO", 1},
     {"ON", 1},
+    {NULL, 0},
 };
 static const struct search_key search_keys3[] = {
     {"BCC", 1},
     {"UID", 1},
+    {NULL, 0},
 };
 static const struct search_key search_keys4[] = {
     {"BODY", 1},
     {"FROM", 1},
     {"TEXT", 1},
+    {NULL, 0},
 };
 static const struct search_key search_keys5[] = {
     {"SINCE", 1},
     {"OLDER", 1},
+    {NULL, 0},
 };
 static const struct search_key search_keys6[] = {
-    {"HEADER", 2}, {"BEFORE", 1}, {"SENTON", 1}, {"LARGER", 1}, {"RETURN", 1}, {"FILTER", 1},
+    {"HEADER", 2}, {"BEFORE", 1}, {"SENTON", 1}, {"LARGER", 1},
+    {"RETURN", 1}, {"FILTER", 1}, {NULL, 0},
 };
 static const struct search_key search_keys7[] = {
     {"CHARSET", 1}, {"KEYWORD", 1}, {"SUBJECT", 1}, {"SMALLER", 1},
-    {"YOUNGER", 1}, {"SAVEDON", 1}, {"EMAILID", 1},
+    {"YOUNGER", 1}, {"SAVEDON", 1}, {"EMAILID", 1}, {NULL, 0},
 };
 static const struct search_key search_keys8[] = {
     {"X-GM-RAW", 1},
     {"THREADID", 1},
+    {NULL, 0},
 };
 static const struct search_key search_keys9[] = {
     {"UNKEYWORD", 1},
     {"SENTSINCE", 1},
+    {NULL, 0},
 };
 static const struct search_key search_keys10[] = {
-    {"SENTBEFORE", 1}, {"X-GM-MSGID", 1}, {"X-GM-THRID", 1}, {"SAVEDSINCE", 1}, {"ANNOTATION", 3},
+    {"SENTBEFORE", 1}, {"X-GM-MSGID", 1}, {"X-GM-THRID", 1},
+    {"SAVEDSINCE", 1}, {"ANNOTATION", 3}, {NULL, 0},
 };
 static const struct search_key search_keys11[] = {
     {"X-GM-LABELS", 1},
     {"SAVEDBEFORE", 1},
+    {NULL, 0},
 };
 
-#define SEARCH_KEYS(a)              \
-    {                               \
-        a, sizeof(a) / sizeof(a[0]) \
-    }
-
-static const struct {
-    const struct search_key *keys;
-    size_t n;
-} search_by_len[] = {
-    [2] = SEARCH_KEYS(search_keys2),   [3] = SEARCH_KEYS(search_keys3),
-    [4] = SEARCH_KEYS(search_keys4),   [5] = SEARCH_KEYS(search_keys5),
-    [6] = SEARCH_KEYS(search_keys6),   [7] = SEARCH_KEYS(search_keys7),
-    [8] = SEARCH_KEYS(search_keys8),   [9] = SEARCH_KEYS(search_keys9),
-    [10] = SEARCH_KEYS(search_keys10), [11] = SEARCH_KEYS(search_keys11),
+static const struct search_key *const search_by_len[] = {
+    [2] = search_keys2,   [3] = search_keys3,   [4] = search_keys4, [5] = search_keys5,
+    [6] = search_keys6,   [7] = search_keys7,   [8] = search_keys8, [9] = search_keys9,
+    [10] = search_keys10, [11] = search_keys11,
 };
 
 static int search_key_args(struct imap_str key)
 {
+    const struct search_key *k;
+
     if (key.len >= sizeof(search_by_len) / sizeof(search_by_len[0]))
         return 0;
-    for (size_t i = 0; i < search_by_len[key.len].n; i++) {
-        const struct search_key *k = &search_by_len[key.len].keys[i];
+    for (k = search_by_len[key.len]; k != NULL && k->name != NULL; k++) {
         if (imap_str_eq_ci(key, k->name))
             return k->nargs;
     }
@@ -1066,5 +1064,8 @@ int imap_command_parse(const struct imap_unit *u, struct imap_arena *a,
             p.lits[k].head = IMAP_STR_NULL;
         return fail(&p, p.r.err);
     }
+    /* the session may still refuse the line (a NUL in it): the excerpt it
+     * would show is redacted here, where the secret's position is known */
+    set_excerpt(&p);
     return 0;
 }

@@ -86,7 +86,7 @@ struct imap_command {
     size_t nenable;
     /* Parse error (the command may still have tag and cmd). */
     const char *err;             /* IMAP_ERR_* or NULL */
-    struct imap_str excerpt;     /* up to 64 bytes of the unit, secrets redacted */
+    struct imap_str excerpt;     /* up to 64 bytes of the unit, secrets redacted (always set) */
     int depth_exceeded;
     int lossy;                   /* strings with octets that are not UTF-8 */
 };
@@ -114,7 +114,8 @@ struct imap_response {
 int imap_response_parse(const struct imap_unit *u, struct imap_arena *a,
                         const struct imap_msg_opts *opts, struct imap_response *r);
 
-/* An excerpt of a unit for parse_error: the first max bytes of its text. */
+/* An excerpt of a unit for parse_error: the first max bytes of its text,
+ * cut before the octets of a literal (its {N} marker shows instead). */
 struct imap_str imap_msg_excerpt(const struct imap_unit *u, size_t max);
 #define IMAP_EXCERPT_MAX 64
 

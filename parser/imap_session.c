@@ -660,11 +660,10 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u)
     memset(&cmd, 0, sizeof(cmd));
     rc = imap_command_parse(u, &ds->arena, &opts, &cmd);
     if (rc == 0 && (u->flags & IMAP_UNIT_NUL)) {
-        /* NUL is never legal outside literal8 (RFC 3501 §9 note 3) */
+        /* NUL is never legal outside literal8 (RFC 3501 §9 note 3); the
+         * parser's excerpt is already redacted */
         rc = -1;
         cmd.err = "nul_octet";
-        if (cmd.excerpt.p == NULL)
-            cmd.excerpt = imap_msg_excerpt(u, IMAP_EXCERPT_MAX);
     }
     if (command_head(u, &tag, &name) == 0) {
         i = inflight_open(s, tag);

@@ -2,6 +2,7 @@
 #include "imap_caps.h"
 
 #include <string.h>
+#include <strings.h>
 
 #define CAPS_MAX 512 /* atoms per list looked at; the rest pass unchanged */
 
@@ -21,6 +22,18 @@ static int has_suffix_ci(struct imap_str s, const char *suffix)
 {
     size_t n = strlen(suffix);
     return s.len >= n && imap_str_eq_ci((struct imap_str){s.p + s.len - n, n}, suffix);
+}
+
+/* Is there an "<c>-PLUS" in the list? */
+static int has_plus_sibling(const struct imap_str *atoms, size_t n, struct imap_str c)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (atoms[i].len == c.len + 5 && has_suffix_ci(atoms[i], "-PLUS") &&
+            strncasecmp(atoms[i].p, c.p, c.len) == 0)
+            return 1;
+    return 0;
 }
 
 int imap_caps_apply(struct imap_arena *a, const struct imap_caps_policy *pol, struct imap_str list,
@@ -58,9 +71,15 @@ int imap_caps_apply(struct imap_arena *a, const struct imap_caps_policy *pol, st
         drop[i] = 0;
         if (pol->strip_compress && has_prefix_ci(c, "COMPRESS="))
             drop[i] = 1;
-        /* without -PLUS a channel-binding client sends gs2 flag "y", which a
-         * server offering -PLUS must refuse (RFC 5802): drop all SCRAM */
-        if (pol->strip_channel_binding && any_plus && has_prefix_ci(c, "AUTH=SCRAM-"))
+        /* channel binding cannot cross a TLS-terminating proxy: every
+         * AUTH=*-PLUS goes, and with it every SCRAM and the plain sibling of
+         * each -PLUS (without -PLUS a capable client sends gs2 flag "y",
+         * which a server offering -PLUS must refuse: RFC 5802, RFC 5801).
+         * EXTERNAL means the client certificate, which cannot pass either. */
+        if (pol->strip_channel_binding &&
+            (imap_str_eq_ci(c, "AUTH=EXTERNAL") ||
+             (has_prefix_ci(c, "AUTH=") && has_suffix_ci(c, "-PLUS")) ||
+             (any_plus && (has_prefix_ci(c, "AUTH=SCRAM-") || has_plus_sibling(atoms, natoms, c)))))
             drop[i] = 1;
         if (pol->strip_starttls && imap_str_eq_ci(c, "STARTTLS"))
             drop[i] = 1;

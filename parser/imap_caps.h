@@ -6,7 +6,8 @@
  * removed so the log stays readable, channel-binding SASL mechanisms are
  * removed because they cannot cross a TLS-terminating proxy, and the
  * security of the client leg decides STARTTLS and LOGINDISABLED.  Only the
- * atoms change; spaces and everything else on the line stay as they were.
+ * list changes (re-joined with single spaces, as the grammar has it);
+ * everything else on the line stays as it was.
  */
 #ifndef IMAP_CAPS_H
 #define IMAP_CAPS_H
@@ -16,7 +17,7 @@
 
 struct imap_caps_policy {
     int strip_compress;        /* COMPRESS=* */
-    int strip_channel_binding; /* with any AUTH=*-PLUS: every AUTH=SCRAM-* */
+    int strip_channel_binding; /* AUTH=*-PLUS, their siblings, SCRAM beside them, EXTERNAL */
     int strip_starttls;        /* the client leg is already TLS */
     int add_starttls;          /* cleartext client leg that imaptap can upgrade */
     int cleartext_refuse_auth; /* --require-tls on cleartext: LOGINDISABLED, no AUTH= */

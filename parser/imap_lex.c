@@ -6,8 +6,12 @@
 
 #include "imap_token.h"
 
-/* Longest literal marker: "~{" 19 digits "+}" plus a spare byte. */
-#define TAIL_MAX 32
+/* A literal count has at most MARKER_DIGITS_MAX digits (leading zeros
+ * included); a longer one cannot be framed.  The tail kept past the line
+ * limit holds any marker of that size, so an overlong line frames the same
+ * as a short one. */
+#define MARKER_DIGITS_MAX 64
+#define TAIL_MAX (MARKER_DIGITS_MAX + 32)
 
 enum lex_state {
     LX_LINE,    /* in the non-literal part of a unit, or at a unit boundary */
@@ -264,6 +268,9 @@ static void call_head(struct imap_lex *lx)
     if (lx->cb->head == NULL)
         return;
     make_unit(lx, &u);
+    /* the same head whatever the split: never more than IMAP_LEX_HEAD_MAX */
+    if (u.text_len > IMAP_LEX_HEAD_MAX && lx->nlits == 0)
+        u.text_len = IMAP_LEX_HEAD_MAX;
     lx->cb->head(lx->arg, &u);
 }
 
@@ -305,7 +312,7 @@ static void unit_end(struct imap_lex *lx)
     lx->cb->unit(lx->arg, &u);
     /* the text may have held a password: do not leave it in the heap */
     if (lx->dir == IMAP_C2S && lx->buf != NULL)
-        memset(lx->buf, 0, lx->len);
+        explicit_bzero(lx->buf, lx->len);
     lx->len = 0;
     lx->nlits = 0;
 }
@@ -420,16 +427,14 @@ static int find_marker(struct imap_lex *lx, uint64_t *size_r, unsigned *flags_r)
     digits_end = i;
     while (i > 0 && t[i - 1] >= '0' && t[i - 1] <= '9')
         i--;
-    if (i == digits_end || i == 0 || t[i - 1] != '{')
+    if (i == digits_end)
         return 0;
-    if (digits_end - i > 19) {
-        /* leading zeros are legal but no count needs 20 digits */
-        size_t z = i;
-        while (z < digits_end && t[z] == '0')
-            z++;
-        if (digits_end - z > 19)
-            return -1;
-    }
+    /* digits that run past the kept tail, or more than any count needs:
+     * no framer could be sure what follows */
+    if (digits_end - i > MARKER_DIGITS_MAX || (i == 0 && lx->truncated))
+        return -1;
+    if (i == 0 || t[i - 1] != '{')
+        return 0;
     for (size_t k = i; k < digits_end; k++) {
         unsigned d = (unsigned)(t[k] - '0');
         if (size > (IMAP_LEX_LITERAL_PARSE_MAX - d) / 10)
@@ -566,13 +571,12 @@ static void head_check(struct imap_lex *lx)
     if (!lx->head_done && lx->len >= IMAP_LEX_HEAD_MAX) {
         if (!lx->classified) {
             /* no valid head is this long: treat it as data */
-            if (lx->dir == IMAP_S2C) {
-                lx->kind = IMAP_UNIT_MALFORMED;
-                lx->classified = 1;
-            }
-            if (lx->spaces == 0)
-                problem(lx, IMAP_LEX_LIMIT_TAG, lx->len, IMAP_LEX_TAG_MAX);
+            lx->kind = IMAP_UNIT_MALFORMED;
+            lx->classified = 1;
         }
+        /* a tag without its end in sight: its length is at least this */
+        if (lx->spaces == 0)
+            problem(lx, IMAP_LEX_LIMIT_TAG, IMAP_LEX_HEAD_MAX, IMAP_LEX_TAG_MAX);
         call_head(lx);
     }
 }
@@ -859,4 +863,10 @@ void imap_lex_reset(struct imap_lex *lx)
 size_t imap_lex_memory(const struct imap_lex *lx)
 {
     return lx->size + lx->lits_size * sizeof(struct imap_literal);
+}
+
+void imap_lex_trim(struct imap_lex *lx)
+{
+    if (!lx->in_unit && (lx->state == LX_LINE || lx->state == LX_RAW))
+        release_scratch(lx);
 }

@@ -192,6 +192,9 @@ int imap_lex_in_literal(const struct imap_lex *lx);
  * mode (STARTTLS).  Offsets go on counting. */
 void imap_lex_reset(struct imap_lex *lx);
 
+/* Releases scratch memory when no unit is in progress. */
+void imap_lex_trim(struct imap_lex *lx);
+
 /* Bytes of scratch memory held (for tests of idle memory). */
 size_t imap_lex_memory(const struct imap_lex *lx);
 

@@ -155,3 +155,20 @@ size_t imap_relay_memory(const struct imap_relay *r)
 {
     return r->size * sizeof(*r->q) + r->parked_size * sizeof(*r->parked);
 }
+
+void imap_relay_trim(struct imap_relay *r)
+{
+    if (r->count == 0) {
+        free(r->q);
+        r->q = NULL;
+        r->size = 0;
+        r->head = 0;
+    }
+    if (r->nparked == 0) {
+        free(r->parked);
+        r->parked = NULL;
+        r->parked_size = 0;
+    }
+    free(r->handed);
+    r->handed = NULL;
+}

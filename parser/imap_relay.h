@@ -51,5 +51,7 @@ void imap_relay_at_boundary(struct imap_relay *r);
 int imap_relay_pop(struct imap_relay *r, struct imap_relay_op *op_r);
 
 size_t imap_relay_memory(const struct imap_relay *r);
+/* Gives memory back when nothing is queued (idle sessions). */
+void imap_relay_trim(struct imap_relay *r);
 
 #endif

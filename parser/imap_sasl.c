@@ -125,7 +125,26 @@ static void user_scram(struct imap_sasl *sasl, const unsigned char *d, size_t n)
         }
     }
     set_user(sasl, tmp, o);
-    memset(tmp, 0, sizeof(tmp));
+    explicit_bzero(tmp, sizeof(tmp));
+}
+
+/* saslname (RFC 5801/7628): "=2C" is "," and "=3D" is "=" */
+static void unescape_saslname(char *u)
+{
+    char *r = u, *w = u;
+
+    while (*r) {
+        if (r[0] == '=' && r[1] == '2' && (r[2] == 'C' || r[2] == 'c')) {
+            *w++ = ',';
+            r += 3;
+        } else if (r[0] == '=' && r[1] == '3' && (r[2] == 'D' || r[2] == 'd')) {
+            *w++ = '=';
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
 }
 
 void imap_sasl_response(struct imap_sasl *sasl, struct imap_str line)
@@ -141,8 +160,11 @@ void imap_sasl_response(struct imap_sasl *sasl, struct imap_str line)
     if (sasl->user[0] != '\0' || line.len == 0 || (line.len == 1 && line.p[0] == '='))
         return;
     n = imap_base64_decode(line.p, line.len, d, sizeof(d));
-    if (n <= 0)
+    if (n <= 0) {
+        /* a failed decode may have written part of a secret */
+        explicit_bzero(d, sizeof(d));
         return;
+    }
     if (strcmp(sasl->mech, "PLAIN") == 0) {
         user_plain(sasl, d, (size_t)n);
     } else if (strcmp(sasl->mech, "LOGIN") == 0) {
@@ -152,6 +174,7 @@ void imap_sasl_response(struct imap_sasl *sasl, struct imap_str line)
         user_after(sasl, d, (size_t)n, "user=", 0x01);
     } else if (strcmp(sasl->mech, "OAUTHBEARER") == 0) {
         user_after(sasl, d, (size_t)n, "a=", 0x01);
+        unescape_saslname(sasl->user); /* RFC 7628: =2C and =3D */
     } else if (strcmp(sasl->mech, "CRAM-MD5") == 0) {
         const unsigned char *sp = memchr(d, ' ', (size_t)n);
         if (sp != NULL)
@@ -159,5 +182,6 @@ void imap_sasl_response(struct imap_sasl *sasl, struct imap_str line)
     } else if (strncmp(sasl->mech, "SCRAM-", 6) == 0) {
         user_scram(sasl, d, (size_t)n);
     }
-    memset(d, 0, (size_t)n);
+    /* explicit_bzero: a plain memset of a buffer about to die is removed */
+    explicit_bzero(d, sizeof(d));
 }

@@ -74,6 +74,7 @@ struct imap_session {
     struct imap_sasl sasl;
     /* IDLE */
     int idle_pending;        /* IDLE sent, no "+" yet */
+    int idle_plus_late;      /* DONE came before the "+": the "+" is still due */
     int idle_active;         /* "+" seen, no DONE yet */
     char idle_tag[IMAP_LEX_TAG_MAX + 1];
     int64_t idle_start;
@@ -111,8 +112,11 @@ void imap_session_config_default(struct imap_session_config *cfg)
 static char *dup_str(struct imap_str s, size_t max)
 {
     size_t n = s.len < max ? s.len : max;
-    char *p = malloc(n + 1);
+    char *p;
 
+    if (s.p == NULL)
+        return NULL;
+    p = malloc(n + 1);
     if (p == NULL)
         return NULL;
     memcpy(p, s.p, n);
@@ -380,7 +384,8 @@ static void caps_policy(const struct imap_session *s, struct imap_caps_policy *p
     memset(pol, 0, sizeof(*pol));
     pol->strip_compress = s->cfg.strip_compress;
     pol->strip_channel_binding = s->cfg.strip_channel_binding;
-    pol->strip_starttls = s->cfg.client_tls;
+    /* STARTTLS only where imaptap can do it: a cleartext leg with a certificate */
+    pol->strip_starttls = s->cfg.client_tls || !s->cfg.client_starttls;
     pol->add_starttls = !s->cfg.client_tls && s->cfg.client_starttls;
     pol->cleartext_refuse_auth = !s->cfg.client_tls && s->cfg.require_tls;
 }
@@ -404,6 +409,11 @@ static void relay_answer_client(struct imap_session *s, const char *line)
     imap_relay_park(&sd->relay, line, strlen(line));
     if (imap_lex_at_boundary(sd->lx) && sd->relay.decided == imap_lex_offset(sd->lx))
         imap_relay_at_boundary(&sd->relay);
+}
+
+static uint64_t hold_max(const struct imap_session *s)
+{
+    return s->cfg.hold_max ? s->cfg.hold_max : IMAP_SESSION_HOLD_MAX;
 }
 
 /* At the end of a feed: what can be decided of the unit in progress. */
@@ -431,9 +441,9 @@ static void relay_settle(struct imap_session *s, enum imap_dir dir)
         imap_relay_input_to(&ds->relay, IMAP_RELAY_DROP, fed);
         break;
     case UM_HOLD:
-        /* a capability line that carries a literal or grows past the line
-         * limit cannot be edited: let it through as it is */
-        if (imap_lex_in_literal(ds->lx) || fed - imap_lex_unit_start(ds->lx) > 65536) {
+        /* a held line that carries a literal or grows past hold_max is
+         * never edited (s2c_caps_edit applies the same rule): let it through */
+        if (imap_lex_in_literal(ds->lx) || fed - imap_lex_unit_start(ds->lx) > hold_max(s)) {
             ds->mode = UM_STREAM;
             imap_relay_input_to(&ds->relay, IMAP_RELAY_PASS, fed);
         }
@@ -757,6 +767,20 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u)
     }
 }
 
+/* An unexpected text line may be a command with a password in it (a client
+ * that forgot DONE): its excerpt is redacted as a command's would be. */
+static struct imap_str text_excerpt(struct imap_session *s, const struct imap_unit *u)
+{
+    struct imap_msg_opts opts = {s->cfg.redact, s->utf8, 0};
+    struct imap_unit as_cmd = *u;
+    struct imap_command cmd;
+
+    as_cmd.kind = IMAP_UNIT_COMMAND;
+    memset(&cmd, 0, sizeof(cmd));
+    imap_command_parse(&as_cmd, &s->d[IMAP_C2S].arena, &opts, &cmd);
+    return cmd.excerpt;
+}
+
 static void c2s_text(struct imap_session *s, const struct imap_unit *u)
 {
     struct imap_event ev;
@@ -786,19 +810,19 @@ static void c2s_text(struct imap_session *s, const struct imap_unit *u)
             }
             emit(s, &ev);
         } else {
-            emit_parse_error(s, IMAP_C2S, u->off, IMAP_ERR_SYNTAX,
-                             imap_msg_excerpt(u, IMAP_EXCERPT_MAX), "next_line",
-                             cstr(s->idle_tag), IMAP_STR_LIT("IDLE"));
+            emit_parse_error(s, IMAP_C2S, u->off, IMAP_ERR_SYNTAX, text_excerpt(s, u),
+                             "next_line", cstr(s->idle_tag), IMAP_STR_LIT("IDLE"));
         }
         /* after DONE the client may pipeline its next command at once */
+        s->idle_plus_late = s->idle_pending;
         s->idle_pending = s->idle_active = 0;
         imap_lex_set_mode(s->d[IMAP_C2S].lx, IMAP_LEX_NORMAL);
         return;
     }
     /* text mode with nothing to expect: read the line as a command */
     imap_lex_set_mode(s->d[IMAP_C2S].lx, IMAP_LEX_NORMAL);
-    emit_parse_error(s, IMAP_C2S, u->off, IMAP_ERR_SYNTAX, imap_msg_excerpt(u, IMAP_EXCERPT_MAX),
-                     "next_line", IMAP_STR_NULL, IMAP_STR_NULL);
+    emit_parse_error(s, IMAP_C2S, u->off, IMAP_ERR_SYNTAX, text_excerpt(s, u), "next_line",
+                     IMAP_STR_NULL, IMAP_STR_NULL);
 }
 
 static void c2s_unit(void *arg, const struct imap_unit *u)
@@ -960,9 +984,18 @@ static void s2c_head(void *arg, const struct imap_unit *u)
     struct imap_str list;
 
     ds->mode = UM_STREAM;
-    if (s->ka_pending && ka_reply(s, u) != KA_NOT_OURS) {
-        ds->mode = UM_DROP; /* never reaches the client */
-        return;
+    if (s->ka_pending) {
+        struct imap_str w[2];
+        if (ka_reply(s, u) != KA_NOT_OURS) {
+            ds->mode = UM_DROP; /* never reaches the client */
+            return;
+        }
+        /* an ESEARCH's (TAG "x") may lie past the head: decide at its end */
+        if (s->ka_search && u->kind == IMAP_UNIT_DATA && head_words(u, w, 2) == 2 &&
+            imap_str_eq_ci(w[1], "ESEARCH")) {
+            ds->mode = UM_HOLD;
+            return;
+        }
     }
     if (!s->cfg.relay)
         return;
@@ -991,9 +1024,15 @@ static void s2c_caps_edit(struct imap_session *s, const struct imap_unit *u,
     *removed = NULL;
     *nremoved = 0;
     caps_policy(s, &pol);
-    if (!imap_caps_policy_active(&pol) || (u->flags & IMAP_UNIT_TRUNCATED) || u->nlits_all > 0 ||
+    if (!imap_caps_policy_active(&pol) || !maybe_caps_line(u) ||
         !caps_locate(u->text, u->text_len, 1, &list))
         return;
+    if ((u->flags & IMAP_UNIT_TRUNCATED) || u->nlits_all > 0 || u->len > hold_max(s)) {
+        /* too long to hold: relayed as it came, and the log says so */
+        emit_anomaly(s, 1, IMAP_S2C, u->off, "capability_line_not_edited", IMAP_STR_NULL,
+                     "a capability line too long or with a literal is relayed unedited");
+        return;
+    }
     if (imap_caps_apply(&ds->arena, &pol, list, &edit) <= 0)
         return;
     *removed = edit.removed;
@@ -1037,6 +1076,14 @@ static void s2c_continue(struct imap_session *s, const struct imap_unit *u,
         ev.u.cont.tag = cstr(s->sasl_tag);
         ev.u.cont.for_ = IMAP_STR_LIT("sasl");
         ev.u.cont.text = IMAP_STR_NULL; /* challenges are logged by length */
+        emit(s, &ev);
+        return;
+    }
+    if (s->idle_plus_late) {
+        /* the client said DONE before this "+": it only confirms the IDLE */
+        s->idle_plus_late = 0;
+        ev.u.cont.tag = cstr(s->idle_tag);
+        ev.u.cont.for_ = IMAP_STR_LIT("idle");
         emit(s, &ev);
         return;
     }
@@ -1173,7 +1220,7 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
     if (c->id == IMAP_CMD_IDLE && strcmp(s->idle_tag, c->tag) == 0) {
         if (s->idle_pending || s->idle_active)
             imap_lex_set_mode(s->d[IMAP_C2S].lx, IMAP_LEX_NORMAL);
-        s->idle_pending = s->idle_active = 0;
+        s->idle_pending = s->idle_active = s->idle_plus_late = 0;
     }
     if (c->id == IMAP_CMD_STARTTLS) {
         struct dir_state *cs = &s->d[IMAP_C2S];
@@ -1305,6 +1352,7 @@ static void s2c_unit(void *arg, const struct imap_unit *u)
         emit_limit(s, IMAP_S2C, u->off, "depth", IMAP_TOK_DEPTH_MAX + 1, IMAP_TOK_DEPTH_MAX);
     if (s->ka_pending && (ka = ka_reply(s, u)) != KA_NOT_OURS) {
         ka_unit(s, u, ka, &r, rc);
+        ds->mode = UM_DROP; /* swallowed, also when it was held to be sure */
     } else if (u->kind != IMAP_UNIT_CONTINUE)
         s2c_caps_edit(s, u, &removed, &nremoved);
     if (ka != KA_NOT_OURS) {
@@ -1359,8 +1407,13 @@ static void lex_problem(struct imap_session *s, enum imap_dir dir, enum imap_lex
                      "literal octets sent before the server's \"+\"");
         break;
     case IMAP_LEX_GIVE_UP:
+        /* a literal count no framer can use: this direction is relayed raw
+         * and nothing is injected into the session any more */
+        if (max != 0)
+            emit_limit(s, dir, off, "literal", value, max);
         emit_parse_error(s, dir, off, IMAP_ERR_BAD_LITERAL, IMAP_STR_NULL, "raw", IMAP_STR_NULL,
                          IMAP_STR_NULL);
+        s->ka_stopped = 1;
         break;
     }
 }
@@ -1616,8 +1669,11 @@ void imap_session_trim(struct imap_session *s)
 {
     int dir;
 
-    for (dir = 0; dir < 2; dir++)
+    for (dir = 0; dir < 2; dir++) {
         imap_arena_release(&s->d[dir].arena);
+        imap_relay_trim(&s->d[dir].relay);
+        imap_lex_trim(s->d[dir].lx);
+    }
     if (s->ncmds == 0) {
         free(s->cmds);
         s->cmds = NULL;

@@ -26,6 +26,8 @@
 #include "imap_lex.h"
 #include "imap_types.h"
 
+#define IMAP_SESSION_HOLD_MAX (64u * 1024)
+
 enum imap_keepalive_cmd {
     IMAP_KA_NOOP = 0,   /* NOOP in every state (default) */
     IMAP_KA_SEARCH,     /* non-UID "SEARCH UID *" in the selected state */
@@ -44,6 +46,9 @@ struct imap_session_config {
     int server_tls;          /* the server leg is TLS */
     int server_starttls_auto; /* imap+starttls upstream: imaptap upgrades the server leg */
     int require_tls;         /* refuse LOGIN/AUTHENTICATE on a cleartext client leg */
+    /* Held lines (capability edits) longer than this are relayed unedited;
+     * the proxy sets it below its input buffer (0 = IMAP_SESSION_HOLD_MAX). */
+    uint64_t hold_max;
     /* Limits (0 = default, imap_lex.h). */
     uint32_t c2s_line_max, s2c_line_max;
     uint32_t c2s_line_max_preauth, s2c_line_max_preauth;

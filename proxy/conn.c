@@ -969,6 +969,7 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
     cfg.require_tls = o->require_tls;
     cfg.c2s_line_max = o->c2s_line_max;
     cfg.s2c_line_max = o->s2c_line_max;
+    cfg.hold_max = o->buffer_max / 2; /* a held line must fit the input buffer */
     cfg.ka_tag_prefix = o->keepalive_prefix;
     cfg.ka_cmd = o->keepalive_cmd;
     c->js = jlog_session_new(px->log, NULL);

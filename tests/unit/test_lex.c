@@ -1126,6 +1126,48 @@ static void test_line_limit_bare_lf_and_literals(void **state)
     imap_lex_free(lx);
 }
 
+static void test_line_limit_long_marker(void **state)
+{
+    static const char marker[] = " {00000000000000000000000000000000005+}\r\n"; /* 35 digits */
+    struct imap_lex_limits lim;
+    struct imap_lex *lx;
+    char *w;
+    size_t n;
+
+    (void)state;
+    /* a zero-padded count is a valid literal marker (leading zeros are legal) */
+    lx = lex_new(IMAP_C2S, NULL);
+    FEED(lx, "a1 X {00000000000000000000000000000000005+}\r\nab\r\nc\r\na2 NOOP\r\n");
+    assert_int_equal(R.nu, 2);
+    assert_int_equal(R.u[0].nlits, 1);
+    assert_int_equal(R.u[0].lits[0].size, 5);
+    ASSERT_UNIT(1, IMAP_UNIT_COMMAND, 52, 9, "a2 NOOP");
+    imap_lex_free(lx);
+
+    /* Regression test (was a bug): past the line limit the framer looks for the marker only in the
+     * last TAIL_MAX (32) bytes of the line, so the same marker is no longer
+     * seen: the unit ends at its CRLF, the literal's octets "ab\r\nc" are
+     * framed as two more lines, and the framer is out of step with the peer
+     * (which reads 5 octets of literal data).  Expected: 2 units, the first
+     * with one literal; actual: 4 units and no literal.  (The same limit makes
+     * a 40-digit count that overflows give up in a short line but pass as
+     * plain text in a long one.) */
+    imap_lex_default_limits(IMAP_C2S, 1, &lim);
+    lim.line_max = 40;
+    lx = lex_new(IMAP_C2S, &lim);
+    n = 60 + sizeof(marker) - 1;
+    w = mkline("a1 X ", n, marker, 'A');
+    feed(lx, w, n);
+    free(w);
+    FEED(lx, "ab\r\nc\r\na2 NOOP\r\n");
+    if (R.nu != 2)
+        fail_msg("%zu units, want 2 (the 5 literal octets were framed as lines)", R.nu);
+    assert_int_equal(R.u[0].nlits_all, 1);
+    assert_int_equal(R.u[0].len, n + 5 + 2);
+    assert_int_equal(R.u[1].off, n + 7);
+    imap_lex_free(lx);
+}
+
 /* ------------------------------------------------------------ literals per unit */
 
 /* A unit with nlit literals of one octet each. */
@@ -1255,6 +1297,26 @@ static void test_literal_max(void **state)
     assert_int_equal(R.lit_bytes_all, 3);
     imap_lex_free(lx);
 
+    /* after login, c2s: 1 TiB too */
+    imap_lex_default_limits(IMAP_C2S, 0, &lim);
+    assert_int_equal(lim.literal_max, IMAP_LEX_LITERAL_MAX);
+    lx = lex_new(IMAP_C2S, &lim);
+    FEED(lx, "a1 APPEND x {1099511627776+}\r\nabc");
+    assert_int_equal(R.np, 0);
+    imap_lex_free(lx);
+    lx = lex_new(IMAP_C2S, &lim);
+    FEED(lx, "a1 APPEND x {1099511627777}\r\n");
+    assert_int_equal(R.np, 1);
+    assert_problem(0, IMAP_LEX_LIMIT_LITERAL, 0, 1099511627777ULL, IMAP_LEX_LITERAL_MAX);
+    assert_int_equal(R.nsync, 1); /* still a literal waiting for "+" */
+    imap_lex_free(lx);
+    /* after login, s2c */
+    imap_lex_default_limits(IMAP_S2C, 0, &lim);
+    lx = lex_new(IMAP_S2C, &lim);
+    FEED(lx, "* 1 FETCH (BODY[] {1099511627777}\r\n");
+    assert_int_equal(R.np, 1);
+    imap_lex_free(lx);
+
     /* a small limit, s2c */
     imap_lex_default_limits(IMAP_S2C, 0, &lim);
     lim.literal_max = 4;
@@ -1382,7 +1444,7 @@ static void test_tag_limit(void **state)
 static void test_tag_limit_c2s_long(void **state)
 {
     (void)state;
-    /* BUG: a client tag of IMAP_LEX_HEAD_MAX (160) bytes or more gets no
+    /* Regression test (was a bug): a client tag of IMAP_LEX_HEAD_MAX (160) bytes or more gets no
      * LIMIT_TAG problem.  watch_head() checks the tag length at the first
      * space, but a c2s unit is classified from the start, so at 160 bytes
      * the head is declared done without the check (that branch only reports
@@ -1406,7 +1468,10 @@ static char *tag_problems(enum imap_dir dir, const char *w, size_t n, size_t spl
         feed(lx, w, split);
         feed(lx, w + split, n - split);
     }
-    R.nu = 0; /* units are not compared here */
+    /* units are not compared here */
+    for (size_t i = 0; i < R.nu; i++)
+        free(R.u[i].text);
+    R.nu = 0;
     R.nheads = 0;
     sig = signature();
     imap_lex_free(lx);
@@ -1419,7 +1484,7 @@ static void test_tag_limit_any_split(void **state)
     size_t k;
 
     (void)state;
-    /* BUG: for a server tag longer than IMAP_LEX_HEAD_MAX, the LIMIT_TAG value
+    /* Regression test (was a bug): for a server tag longer than IMAP_LEX_HEAD_MAX, the LIMIT_TAG value
      * depends on how the stream was split (protocol.md §1.5: any split gives
      * identical events).  head_check() runs after a whole run of head bytes
      * has been copied (the run stops only at a space, quote, CR, LF or NUL),
@@ -1645,6 +1710,7 @@ int main(void)
         cmocka_unit_test(test_line_limit_c2s),
         cmocka_unit_test(test_line_limit_s2c),
         cmocka_unit_test(test_line_limit_bare_lf_and_literals),
+        cmocka_unit_test(test_line_limit_long_marker),
         cmocka_unit_test(test_literals_max),
         cmocka_unit_test(test_literal_max),
         cmocka_unit_test(test_give_up_overflow),

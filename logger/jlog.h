@@ -53,8 +53,10 @@ struct jlog;
 struct jlog *jlog_open(const char *path, const struct jlog_opts *opts, char *err, size_t errlen);
 /* Reopens the file (after logrotate moved it).  Returns 0 or -1 (err set). */
 int jlog_reopen(struct jlog *log, char *err, size_t errlen);
-/* Flushes everything queued and closes.  Accepts NULL. */
-void jlog_close(struct jlog *log);
+/* Flushes everything queued and closes.  Accepts NULL.  Returns the number
+ * of lines that could not be written (0 when all were), so the caller can
+ * say so and exit non-zero. */
+uint64_t jlog_close(struct jlog *log);
 
 /* Congestion, for the proxy's backpressure: non-zero while more than
  * queue_max bytes wait.  The notify callback runs on the writer thread when

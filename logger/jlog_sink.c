@@ -516,10 +516,13 @@ int jlog_reopen(struct jlog *log, char *err, size_t errlen)
     return 0;
 }
 
-void jlog_close(struct jlog *log)
+uint64_t jlog_close(struct jlog *log)
 {
+    uint64_t lost_before, lost;
+
     if (log == NULL)
-        return;
+        return 0;
+    lost_before = atomic_load(&log->dropped);
     if (log->thread_running) {
         pthread_mutex_lock(&log->mu);
         log->stop = 1;
@@ -558,12 +561,14 @@ void jlog_close(struct jlog *log)
         close(log->new_fd);
     if (log->own_fd)
         close(log->fd);
+    lost = atomic_load(&log->dropped) - lost_before;
     pthread_cond_destroy(&log->wake);
     pthread_mutex_destroy(&log->mu);
     free(log->pending.p);
     free(log->out.p);
     free(log->path);
     free(log);
+    return lost;
 }
 
 int jlog_congested(const struct jlog *log)

@@ -723,8 +723,14 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u)
             break;
         case IMAP_CMD_STARTTLS:
             if (!s->cfg.client_starttls) {
+                struct imap_event sev;
                 local_reply(s, c, "NO", "CANNOT", "STARTTLS is not available here");
                 s->starttls_pending = 0;
+                event_init(&sev, IMAP_EV_STARTTLS);
+                sev.u.starttls.leg = IMAP_STR_LIT("client");
+                sev.u.starttls.state = IMAP_STR_LIT("failed");
+                sev.u.starttls.text = IMAP_STR_LIT("no certificate for the client leg");
+                emit(s, &sev);
             }
             break;
         default:
@@ -1011,9 +1017,35 @@ static void s2c_head(void *arg, const struct imap_unit *u)
     }
 }
 
-/* Applies capability edits to a held line; fills the event's caps_removed. */
+/* Splits an edited capability list into the event's caps array. */
+static void caps_as_relayed(struct imap_arena *a, struct imap_str list, const struct imap_str **caps,
+                            size_t *ncaps)
+{
+    size_t n = 0, i = 0, k;
+    struct imap_str *arr;
+
+    for (k = 0; k < list.len; k++)
+        n += (k == 0 || list.p[k - 1] == ' ') && list.p[k] != ' ';
+    arr = n ? imap_arena_alloc(a, n * sizeof(*arr)) : NULL;
+    if (n > 0 && arr == NULL)
+        return;
+    for (k = 0; k < list.len && i < n; k++) {
+        if ((k == 0 || list.p[k - 1] == ' ') && list.p[k] != ' ') {
+            size_t e = k;
+            while (e < list.len && list.p[e] != ' ')
+                e++;
+            arr[i++] = (struct imap_str){list.p + k, e - k};
+        }
+    }
+    *caps = arr;
+    *ncaps = i;
+}
+
+/* Applies capability edits to a held line; the event then shows the list
+ * as relayed (caps, code_data) and what was removed (caps_removed). */
 static void s2c_caps_edit(struct imap_session *s, const struct imap_unit *u,
-                          const struct imap_str **removed, size_t *nremoved)
+                          struct imap_response *r, const struct imap_str **removed,
+                          size_t *nremoved)
 {
     struct dir_state *ds = &s->d[IMAP_S2C];
     struct imap_caps_policy pol;
@@ -1037,6 +1069,15 @@ static void s2c_caps_edit(struct imap_session *s, const struct imap_unit *u,
         return;
     *removed = edit.removed;
     *nremoved = edit.nremoved;
+    if (u->kind == IMAP_UNIT_TAGGED) {
+        caps_as_relayed(&ds->arena, edit.text, &r->tagged.caps, &r->tagged.ncaps);
+        if (imap_str_eq_ci(r->tagged.code, "CAPABILITY"))
+            r->tagged.code_data = edit.text;
+    } else {
+        caps_as_relayed(&ds->arena, edit.text, &r->untagged.caps, &r->untagged.ncaps);
+        if (imap_str_eq_ci(r->untagged.code, "CAPABILITY"))
+            r->untagged.code_data = edit.text;
+    }
     if (!s->cfg.relay || ds->mode != UM_HOLD)
         return;
     imap_buf_init(&line, &ds->arena, u->text_len + edit.text.len + 8);
@@ -1353,8 +1394,8 @@ static void s2c_unit(void *arg, const struct imap_unit *u)
     if (s->ka_pending && (ka = ka_reply(s, u)) != KA_NOT_OURS) {
         ka_unit(s, u, ka, &r, rc);
         ds->mode = UM_DROP; /* swallowed, also when it was held to be sure */
-    } else if (u->kind != IMAP_UNIT_CONTINUE)
-        s2c_caps_edit(s, u, &removed, &nremoved);
+    } else if (u->kind != IMAP_UNIT_CONTINUE && rc == 0)
+        s2c_caps_edit(s, u, &r, &removed, &nremoved);
     if (ka != KA_NOT_OURS) {
         /* handled above */
     } else if (rc < 0 && !(u->kind == IMAP_UNIT_TAGGED && r.tagged.tag.p != NULL)) {

@@ -80,6 +80,9 @@ struct conn {
     char *greeting;          /* imap+starttls: the greeting, relayed after TLS */
     size_t greeting_len;
     struct evdns_getaddrinfo_request *dns_req;
+    struct evutil_addrinfo *addrs, *next_addr; /* resolved upstream, being tried */
+    struct event *connect_ev;
+    char connect_error[128];
     char upstream_error[300];
 };
 
@@ -148,12 +151,29 @@ static void log_local(struct conn *c, struct imap_event *ev)
     jlog_event(c->js, ev);
 }
 
-static void log_tls(struct conn *c, enum side_id id, const char *sni)
+/* imaptap's own STARTTLS towards an imap+starttls upstream. */
+static void log_starttls(struct conn *c, const char *state, const char *why)
+{
+    struct imap_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.type = IMAP_EV_STARTTLS;
+    ev.u.starttls.leg = (struct imap_str){"server", 6};
+    ev.u.starttls.state = (struct imap_str){state, strlen(state)};
+    if (why != NULL)
+        ev.u.starttls.text = (struct imap_str){why, strlen(why)};
+    log_local(c, &ev);
+}
+
+static void log_tls(struct conn *c, enum side_id id)
 {
     struct tls_desc d;
+    int verified = -1; /* the client leg: no client certificates */
 
-    tls_describe(c->side[id].ssl, id == CLI ? "client" : "server", sni,
-                 id == SRV && !c->px->opt->upstream_insecure, &d);
+    if (id == SRV)
+        verified = !c->px->opt->upstream_insecure &&
+                   SSL_get_verify_result(c->side[id].ssl) == X509_V_OK;
+    tls_describe(c->side[id].ssl, id == CLI ? "client" : "server", verified, &d);
     jlog_tls(c->js, now_wall_us(), &d.info);
 }
 
@@ -413,7 +433,7 @@ static void upgraded(struct conn *c, enum side_id id)
     s->upgrading = 0;
     s->tls = 1;
     s->ready = 1;
-    log_tls(c, id, id == SRV ? c->l->upstream->host : NULL);
+    log_tls(c, id);
     if (id == SRV) {
         c->srv_tls_wanted = 0;
         c->srv_upgraded_now = 1;
@@ -464,6 +484,7 @@ static void auto_tls_read(struct conn *c)
             c->greeting_len = len;
             evbuffer_add(bufferevent_get_output(c->side[SRV].bev), "PXS0 STARTTLS\r\n", 15);
             c->auto_tls = AUTO_REPLY;
+            log_starttls(c, "requested", NULL);
             continue;
         }
         if (c->auto_tls == AUTO_REPLY && strncmp(line, "PXS0 ", 5) == 0) {
@@ -472,6 +493,7 @@ static void auto_tls_read(struct conn *c)
                 char why[160];
                 snprintf(why, sizeof(why), "upstream refused STARTTLS (%.100s)", line);
                 free(line);
+                log_starttls(c, "failed", why);
                 auto_tls_fail(c, why);
                 return;
             }
@@ -605,6 +627,28 @@ static void auto_tls_fail(struct conn *c, const char *why)
     upstream_failed(c, why);
 }
 
+/* A peer closed its side (or reset it): what was read is relayed, the
+ * other side gets what is buffered for it, and the session ends. */
+static void peer_closed(struct conn *c, enum side_id id)
+{
+    c->side[id].eof = 1;
+    if (id == SRV && c->auto_tls != AUTO_NONE) {
+        upstream_failed(c, "upstream closed before TLS");
+        return;
+    }
+    pump(c);
+    set_clock(c);
+    capture(c, id == CLI ? CAP_C2S_EOF : CAP_S2C_EOF, NULL, 0);
+    imap_session_eof(c->sess, id == CLI ? IMAP_C2S : IMAP_S2C);
+    apply_ops(c, id == CLI ? IMAP_C2S : IMAP_S2C);
+    if (imap_session_state(c->sess) == IMAP_STATE_LOGOUT || imap_session_logged_out(c->sess))
+        conn_close(c, "logout");
+    else if (id == SRV && imap_session_saw_bye(c->sess))
+        conn_close(c, "bye");
+    else
+        conn_close(c, id == CLI ? "client_closed" : "server_closed");
+}
+
 static void side_eventcb(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
@@ -623,7 +667,8 @@ static void side_eventcb(struct bufferevent *bev, short what, void *arg)
             if (id == SRV && c->auto_tls == AUTO_HANDSHAKE) {
                 s->upgrading = 0;
                 s->tls = s->ready = 1;
-                log_tls(c, SRV, c->l->upstream->host);
+                log_starttls(c, "ok", NULL);
+                log_tls(c, SRV);
                 auto_tls_done(c);
                 return;
             }
@@ -631,10 +676,8 @@ static void side_eventcb(struct bufferevent *bev, short what, void *arg)
             return;
         }
         s->ready = 1;
-        if (id == SRV)
-            set_socket_options(bufferevent_getfd(bev));
         if (s->tls)
-            log_tls(c, id, id == SRV ? c->l->upstream->host : NULL);
+            log_tls(c, id);
         bufferevent_set_timeouts(bev, NULL, NULL);
         if (id == CLI && c->upstream_error[0] != '\0') {
             upstream_failed(c, c->upstream_error);
@@ -645,29 +688,21 @@ static void side_eventcb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & BEV_EVENT_EOF) {
-        s->eof = 1;
-        if (id == SRV && c->auto_tls != AUTO_NONE) {
-            upstream_failed(c, "upstream closed before TLS");
-            return;
-        }
-        /* what was read is relayed, then the session ends */
-        pump(c);
-        set_clock(c);
-        capture(c, id == CLI ? CAP_C2S_EOF : CAP_S2C_EOF, NULL, 0);
-        imap_session_eof(c->sess, id == CLI ? IMAP_C2S : IMAP_S2C);
-        apply_ops(c, id == CLI ? IMAP_C2S : IMAP_S2C);
-        if (imap_session_state(c->sess) == IMAP_STATE_LOGOUT || imap_session_logged_out(c->sess))
-            conn_close(c, "logout");
-        else if (id == SRV && imap_session_saw_bye(c->sess))
-            conn_close(c, "bye");
-        else
-            conn_close(c, id == CLI ? "client_closed" : "server_closed");
+        peer_closed(c, id);
         return;
     }
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
         unsigned long e = bufferevent_get_openssl_error(bev);
         char why[256];
         int sockerr = EVUTIL_SOCKET_ERROR();
+        if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SYS) {
+            /* OpenSSL 3 records a failed read or write as errno */
+            sockerr = ERR_GET_REASON(e);
+            e = 0;
+        } else if (e != 0 && ERR_GET_LIB(e) == 0) {
+            /* libevent passes SSL_ERROR_SYSCALL itself: errno tells the rest */
+            e = 0;
+        }
         if (what & BEV_EVENT_TIMEOUT)
             snprintf(why, sizeof(why), "%s", id == CLI ? "client TLS handshake timed out"
                                                        : "upstream did not answer in time");
@@ -691,35 +726,24 @@ static void side_eventcb(struct bufferevent *bev, short what, void *arg)
             conn_close(c, "error: client TLS failed: %s", why);
             return;
         }
+        if (!(what & BEV_EVENT_TIMEOUT) && e == 0 &&
+            (sockerr == ECONNRESET || sockerr == EPIPE || sockerr == 0)) {
+            /* a reset is the peer closing, only more abruptly */
+            peer_closed(c, id);
+            return;
+        }
         conn_close(c, "error: %s %s", id == CLI ? "client" : "server", why);
     }
 }
 
 /* ------------------------------------------------------------ upstream */
 
-static void upstream_resolved(int result, struct evutil_addrinfo *res, void *arg)
+/* The TCP connection to the server is up: the bufferevent takes over. */
+static void upstream_connected(struct conn *c, evutil_socket_t fd)
 {
-    struct conn *c = arg;
-    struct bufferevent *bev;
     const struct url *up = c->l->upstream;
-    evutil_socket_t fd;
+    struct bufferevent *bev;
 
-    c->dns_req = NULL;
-    if (result != 0 || res == NULL) {
-        char why[300];
-        snprintf(why, sizeof(why), "upstream %s: %s", up->host, evutil_gai_strerror(result));
-        if (result == EVUTIL_EAI_CANCEL)
-            return;
-        upstream_failed(c, why);
-        return;
-    }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        evutil_freeaddrinfo(res);
-        upstream_failed(c, "cannot create a socket");
-        return;
-    }
-    set_socket_options(fd);
     if (up->scheme == URL_IMAPS) {
         SSL *ssl = tls_client_ssl(c->px->client_ctx, up->host, c->px->opt->upstream_insecure);
         bev = ssl ? bufferevent_openssl_socket_new(c->px->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
@@ -734,29 +758,113 @@ static void upstream_resolved(int result, struct evutil_addrinfo *res, void *arg
     }
     if (bev == NULL) {
         evutil_closesocket(fd);
-        evutil_freeaddrinfo(res);
         upstream_failed(c, "out of memory");
         return;
     }
     c->side[SRV].bev = bev;
     bufferevent_setcb(bev, side_readcb, side_writecb, side_eventcb, c);
     bufferevent_setwatermark(bev, EV_READ, 0, c->px->opt->buffer_max);
-    {
+    if (up->scheme == URL_IMAPS) {
         struct timeval tv = {UPSTREAM_CONNECT_S, 0};
-        bufferevent_set_timeouts(bev, &tv, &tv);
+        bufferevent_set_timeouts(bev, &tv, &tv); /* the handshake */
     }
     if (up->scheme == URL_IMAP_STARTTLS)
         c->auto_tls = AUTO_GREETING;
-    if (bufferevent_socket_connect(bev, res->ai_addr, (int)res->ai_addrlen) < 0) {
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    if (up->scheme != URL_IMAPS) {
+        c->side[SRV].ready = 1;
+        update_reading(c, SRV);
+        pump(c);
+    }
+}
+
+static void connect_next(struct conn *c);
+
+/* A non-blocking connect finished (or timed out). */
+static void connect_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    event_free(c->connect_ev);
+    c->connect_ev = NULL;
+    if (what & EV_TIMEOUT)
+        err = ETIMEDOUT;
+    else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err != 0) {
+        evutil_closesocket(fd);
+        snprintf(c->connect_error, sizeof(c->connect_error), "%s", strerror(err));
+        connect_next(c); /* the next address, if any */
+        return;
+    }
+    evutil_freeaddrinfo(c->addrs);
+    c->addrs = c->next_addr = NULL;
+    upstream_connected(c, fd);
+}
+
+/* Tries the resolved addresses in turn; the last error is the one told. */
+static void connect_next(struct conn *c)
+{
+    const struct url *up = c->l->upstream;
+    struct timeval tv = {UPSTREAM_CONNECT_S, 0};
+
+    while (c->next_addr != NULL) {
+        struct evutil_addrinfo *ai = c->next_addr;
+        evutil_socket_t fd;
+        c->next_addr = ai->ai_next;
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            snprintf(c->connect_error, sizeof(c->connect_error), "%s", strerror(errno));
+            continue;
+        }
+        set_socket_options(fd); /* before the handshake: Nagle would delay it */
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            evutil_freeaddrinfo(c->addrs);
+            c->addrs = c->next_addr = NULL;
+            upstream_connected(c, fd);
+            return;
+        }
+        if (errno != EINPROGRESS) {
+            snprintf(c->connect_error, sizeof(c->connect_error), "%s", strerror(errno));
+            evutil_closesocket(fd);
+            continue;
+        }
+        c->connect_ev = event_new(c->px->base, fd, EV_WRITE, connect_cb, c);
+        if (c->connect_ev == NULL) {
+            evutil_closesocket(fd);
+            break;
+        }
+        event_add(c->connect_ev, &tv);
+        return;
+    }
+    evutil_freeaddrinfo(c->addrs);
+    c->addrs = NULL;
+    {
+        char why[512];
+        snprintf(why, sizeof(why), "upstream connect to %.200s:%s failed: %s", up->host, up->port,
+                 c->connect_error[0] ? c->connect_error : "no address");
+        upstream_failed(c, why);
+    }
+}
+
+static void upstream_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+    struct conn *c = arg;
+    const struct url *up = c->l->upstream;
+
+    c->dns_req = NULL;
+    if (result == EVUTIL_EAI_CANCEL)
+        return;
+    if (result != 0 || res == NULL) {
         char why[300];
-        snprintf(why, sizeof(why), "upstream connect failed: %s",
-                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        evutil_freeaddrinfo(res);
+        snprintf(why, sizeof(why), "upstream %s: %s", up->host, evutil_gai_strerror(result));
         upstream_failed(c, why);
         return;
     }
-    evutil_freeaddrinfo(res);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    c->addrs = c->next_addr = res;
+    connect_next(c);
 }
 
 /* ------------------------------------------------------------------ close */
@@ -792,6 +900,12 @@ static void conn_free(struct conn *c)
 
     if (c->dns_req != NULL)
         evdns_getaddrinfo_cancel(c->dns_req);
+    if (c->connect_ev != NULL) {
+        evutil_closesocket(event_get_fd(c->connect_ev));
+        event_free(c->connect_ev);
+    }
+    if (c->addrs != NULL)
+        evutil_freeaddrinfo(c->addrs);
     for (i = 0; i < 2; i++) {
         if (c->side[i].bev != NULL) {
             if (c->side[i].ssl != NULL && c->side[i].ready)

@@ -262,7 +262,15 @@ out:
     if (px.nconns > 0)
         event_base_loop(px.base, EVLOOP_NONBLOCK); /* let the last closes run */
     jlog_set_notify(px.log, NULL, NULL);
-    jlog_close(px.log);
+    {
+        uint64_t lost = jlog_close(px.log);
+        if (lost > 0) {
+            fprintf(stderr, "imaptap: %llu log lines could not be written to %s\n",
+                    (unsigned long long)lost, o->log_path);
+            if (px.exit_status == 0)
+                px.exit_status = 1;
+        }
+    }
     if (px.drain_timer)
         event_free(px.drain_timer);
     if (px.log_wake)
@@ -292,10 +300,12 @@ int main(int argc, char **argv)
         return decode_main(argc - 1, argv + 1);
     options_default(&o);
     rc = options_parse(&o, argc, argv);
-    if (rc == 1)
-        return 0;
-    if (rc != 0)
-        return rc;
-    signal(SIGPIPE, SIG_IGN);
-    return run(&o);
+    if (rc == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        rc = run(&o);
+    } else if (rc == 1) {
+        rc = 0; /* --help, --version */
+    }
+    options_free(&o);
+    return rc;
 }

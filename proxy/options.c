@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,50 @@
 
 #define CONFIG_LINE_MAX 4096
 
-/* Strings from the config file live as long as the process (options do). */
+/* Where the option being applied came from: "" for the command line,
+ * "FILE:LINE: " for the config file, so every error stays one line. */
+static char where[300];
+
+static void opt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void opt_err(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "imaptap: %s", where);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Strings from the config file live as long as the options. */
+struct kept {
+    struct kept *next;
+    char s[];
+};
+static struct kept *kept_strings;
+
 static char *keep(const char *s)
 {
-    return strdup(s);
+    size_t n = strlen(s) + 1;
+    struct kept *k = malloc(sizeof(*k) + n);
+
+    if (k == NULL)
+        return NULL;
+    memcpy(k->s, s, n);
+    k->next = kept_strings;
+    kept_strings = k;
+    return k->s;
+}
+
+void options_free(struct options *o)
+{
+    (void)o;
+    while (kept_strings != NULL) {
+        struct kept *next = kept_strings->next;
+        free(kept_strings);
+        kept_strings = next;
+    }
 }
 
 void options_default(struct options *o)
@@ -155,12 +196,12 @@ static int parse_uint(const char *name, const char *v, unsigned long min, unsign
 
     errno = 0;
     if (!isdigit((unsigned char)*v)) {
-        fprintf(stderr, "imaptap: --%s: \"%s\" is not a number\n", name, v);
+        opt_err("--%s: \"%s\" is not a number", name, v);
         return -1;
     }
     n = strtoul(v, &end, 10);
     if (errno != 0 || *end != '\0' || n < min || n > max) {
-        fprintf(stderr, "imaptap: --%s: \"%s\" must be a whole number from %lu to %lu\n", name, v,
+        opt_err("--%s: \"%s\" must be a whole number from %lu to %lu", name, v,
                 min, max);
         return -1;
     }
@@ -178,7 +219,7 @@ static int parse_bool(const char *name, const char *v, int *out)
         *out = 0;
         return 0;
     }
-    fprintf(stderr, "imaptap: %s: \"%s\" must be true or false\n", name, v);
+    opt_err("%s: \"%s\" must be true or false", name, v);
     return -1;
 }
 
@@ -187,11 +228,11 @@ static int readable_file(const char *name, const char *path)
     struct stat st;
 
     if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
-        fprintf(stderr, "imaptap: --%s %s: %s\n", name, path, strerror(errno));
+        opt_err("--%s %s: %s", name, path, strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        fprintf(stderr, "imaptap: --%s %s: not a regular file\n", name, path);
+        opt_err("--%s %s: not a regular file", name, path);
         return -1;
     }
     return 0;
@@ -246,11 +287,11 @@ static int apply(struct options *o, int id, const char *name, const char *v, int
         int up = id == 'u';
         size_t *count = up ? &o->nupstream : &o->nlisten;
         if (*count >= OPT_MAX_PAIRS) {
-            fprintf(stderr, "imaptap: --%s: at most %d\n", name, OPT_MAX_PAIRS);
+            opt_err("--%s: at most %d", name, OPT_MAX_PAIRS);
             return -1;
         }
         if (url_parse(v, up, up ? &o->upstream[*count] : &o->listen[*count], err, sizeof(err)) < 0) {
-            fprintf(stderr, "imaptap: --%s: %s\n", name, err);
+            opt_err("--%s: %s", name, err);
             return -1;
         }
         (*count)++;
@@ -272,7 +313,7 @@ static int apply(struct options *o, int id, const char *name, const char *v, int
         return 0;
     case O_LOG_LITERALS:
         if (jlog_parse_literals(v, &o->log) < 0) {
-            fprintf(stderr, "imaptap: --%s: \"%s\" is not none, size, head:N or full\n", name, v);
+            opt_err("--%s: \"%s\" is not none, size, head:N or full", name, v);
             return -1;
         }
         return 0;
@@ -282,7 +323,7 @@ static int apply(struct options *o, int id, const char *name, const char *v, int
         else if (strcmp(v, "drop") == 0)
             o->log.overflow = JLOG_OVERFLOW_DROP;
         else {
-            fprintf(stderr, "imaptap: --%s: \"%s\" is not block or drop\n", name, v);
+            opt_err("--%s: \"%s\" is not block or drop", name, v);
             return -1;
         }
         return 0;
@@ -294,7 +335,7 @@ static int apply(struct options *o, int id, const char *name, const char *v, int
     case O_CAPTURE: {
         struct stat st;
         if (stat(v, &st) < 0 || !S_ISDIR(st.st_mode) || access(v, W_OK | X_OK) < 0) {
-            fprintf(stderr, "imaptap: --%s %s: not a writable directory%s%s\n", name, v,
+            opt_err("--%s %s: not a writable directory%s%s", name, v,
                     errno ? ": " : "", errno ? strerror(errno) : "");
             return -1;
         }
@@ -338,7 +379,7 @@ static int apply(struct options *o, int id, const char *name, const char *v, int
         else if (strcmp(v, "search") == 0)
             o->keepalive_cmd = IMAP_KA_SEARCH;
         else {
-            fprintf(stderr, "imaptap: --%s: \"%s\" is not noop or search\n", name, v);
+            opt_err("--%s: \"%s\" is not noop or search", name, v);
             return -1;
         }
         return 0;
@@ -348,7 +389,7 @@ static int apply(struct options *o, int id, const char *name, const char *v, int
         else if (strcmp(v, "idle") == 0)
             o->keepalive_mode = KA_MODE_IDLE;
         else {
-            fprintf(stderr, "imaptap: --%s: \"%s\" is not noop or idle\n", name, v);
+            opt_err("--%s: \"%s\" is not noop or idle", name, v);
             return -1;
         }
         return 0;
@@ -359,7 +400,7 @@ static int apply(struct options *o, int id, const char *name, const char *v, int
         return 0;
     case O_CONFIG:
         if (depth > 0) {
-            fprintf(stderr, "imaptap: %s: config files cannot include others\n", v);
+            opt_err("%s: config files cannot include others", v);
             return -1;
         }
         o->config = v;
@@ -376,7 +417,7 @@ static int read_config(struct options *o, const char *path, int depth)
     unsigned lineno = 0;
 
     if (f == NULL) {
-        fprintf(stderr, "imaptap: --config %s: %s\n", path, strerror(errno));
+        opt_err("--config %s: %s", path, strerror(errno));
         return -1;
     }
     while (fgets(line, sizeof(line), f) != NULL) {
@@ -384,7 +425,7 @@ static int read_config(struct options *o, const char *path, int depth)
         const struct option *opt;
         lineno++;
         if (strchr(line, '\n') == NULL && !feof(f)) {
-            fprintf(stderr, "imaptap: %s:%u: line too long\n", path, lineno);
+            opt_err("%s:%u: line too long", path, lineno);
             goto fail;
         }
         k = line + strspn(line, " \t");
@@ -406,25 +447,26 @@ static int read_config(struct options *o, const char *path, int depth)
             if (strcmp(opt->name, k) == 0)
                 break;
         if (opt->name == NULL || opt->val == 'h' || opt->val == 'V') {
-            fprintf(stderr, "imaptap: %s:%u: unknown option \"%s\"\n", path, lineno, k);
+            opt_err("%s:%u: unknown option \"%s\"", path, lineno, k);
             goto fail;
         }
         if (opt->has_arg == required_argument && (v == NULL || *v == '\0')) {
-            fprintf(stderr, "imaptap: %s:%u: \"%s\" needs a value (%s = ...)\n", path, lineno, k, k);
+            opt_err("%s:%u: \"%s\" needs a value (%s = ...)", path, lineno, k, k);
             goto fail;
         }
         if (v != NULL && (v = keep(v)) == NULL) {
-            fprintf(stderr, "imaptap: out of memory\n");
+            opt_err("out of memory");
             goto fail;
         }
-        if (apply(o, opt->val, opt->name, v, depth) < 0) {
-            fprintf(stderr, "imaptap: (in %s:%u)\n", path, lineno);
+        snprintf(where, sizeof(where), "%.250s:%u: ", path, lineno);
+        if (apply(o, opt->val, opt->name, v, depth) < 0)
             goto fail;
-        }
+        where[0] = '\0';
     }
     fclose(f);
     return 0;
 fail:
+    where[0] = '\0';
     fclose(f);
     return -1;
 }
@@ -440,15 +482,15 @@ static int validate(struct options *o)
     int any_tls_listener = 0;
 
     if (o->nlisten == 0) {
-        fprintf(stderr, "imaptap: no --listen URL (e.g. -l imaps://0.0.0.0:10993); see --help\n");
+        opt_err("no --listen URL (e.g. -l imaps://0.0.0.0:10993); see --help");
         return -1;
     }
     if (o->nupstream == 0) {
-        fprintf(stderr, "imaptap: no --upstream URL (e.g. -u imaps://mail.example.com); see --help\n");
+        opt_err("no --upstream URL (e.g. -u imaps://mail.example.com); see --help");
         return -1;
     }
     if (o->nupstream != 1 && o->nupstream != o->nlisten) {
-        fprintf(stderr, "imaptap: %zu --upstream for %zu --listen: give one, or one per listener\n",
+        opt_err("%zu --upstream for %zu --listen: give one, or one per listener",
                 o->nupstream, o->nlisten);
         return -1;
     }
@@ -456,20 +498,19 @@ static int validate(struct options *o)
         if (o->listen[i].scheme == URL_IMAPS)
             any_tls_listener = 1;
     if ((o->cert == NULL) != (o->key == NULL)) {
-        fprintf(stderr, "imaptap: --cert and --key go together\n");
+        opt_err("--cert and --key go together");
         return -1;
     }
     if (any_tls_listener && o->cert == NULL) {
-        fprintf(stderr, "imaptap: an imaps:// listener needs --cert and --key\n");
+        opt_err("an imaps:// listener needs --cert and --key");
         return -1;
     }
     if (o->require_tls && o->cert == NULL) {
-        fprintf(stderr, "imaptap: --require-tls needs --cert and --key, or no client could ever "
-                        "log in\n");
+        opt_err("--require-tls needs --cert and --key, or no client could ever log in");
         return -1;
     }
     if (o->upstream_insecure && o->upstream_ca != NULL) {
-        fprintf(stderr, "imaptap: --upstream-ca and --upstream-insecure contradict each other\n");
+        opt_err("--upstream-ca and --upstream-insecure contradict each other");
         return -1;
     }
     if (o->keepalive_s > 0 && (o->keepalive_s < 30 || o->keepalive_s > 1740))
@@ -500,10 +541,10 @@ int options_parse(struct options *o, int argc, char **argv)
             printf("imaptap %s\n", IMAPTAP_VERSION);
             return 1;
         case ':':
-            fprintf(stderr, "imaptap: %s needs a value; see --help\n", argv[optind - 1]);
+            opt_err("%s needs a value; see --help", argv[optind - 1]);
             return 2;
         case '?':
-            fprintf(stderr, "imaptap: unknown option \"%s\"; see --help\n", argv[optind - 1]);
+            opt_err("unknown option \"%s\"; see --help", argv[optind - 1]);
             return 2;
         default:
             if (apply(o, c, name, optarg, 0) < 0)
@@ -511,7 +552,7 @@ int options_parse(struct options *o, int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "imaptap: unexpected argument \"%s\"; see --help\n", argv[optind]);
+        opt_err("unexpected argument \"%s\"; see --help", argv[optind]);
         return 2;
     }
     return validate(o) < 0 ? 2 : 0;

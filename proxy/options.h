@@ -71,6 +71,9 @@ void options_default(struct options *o);
  */
 int options_parse(struct options *o, int argc, char **argv);
 
+/* Frees what parsing the config file allocated. */
+void options_free(struct options *o);
+
 /* The upstream a listener relays to. */
 const struct url *options_upstream_for(const struct options *o, size_t listener);
 

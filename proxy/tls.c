@@ -32,7 +32,9 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t err
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* most IMAP clients close without close_notify: that is a close, not an error */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         last_error("--cert", cert, err, errlen);
         goto fail;
@@ -63,6 +65,7 @@ SSL_CTX *tls_client_ctx(const char *ca_file, int insecure, char *err, size_t err
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (insecure) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
         return ctx;
@@ -132,16 +135,15 @@ SSL *tls_client_ssl(SSL_CTX *ctx, const char *host, int insecure)
     return ssl;
 }
 
-void tls_describe(SSL *ssl, const char *leg, const char *sni, int verify, struct tls_desc *d)
+void tls_describe(SSL *ssl, const char *leg, int verified, struct tls_desc *d)
 {
     const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
     X509 *peer = SSL_get1_peer_certificate(ssl);
+    const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 
     memset(d, 0, sizeof(*d));
     snprintf(d->version, sizeof(d->version), "%s", SSL_get_version(ssl));
     snprintf(d->cipher, sizeof(d->cipher), "%s", c ? SSL_CIPHER_get_name(c) : "");
-    if (sni == NULL)
-        sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (sni != NULL)
         snprintf(d->sni, sizeof(d->sni), "%s", sni);
     if (peer != NULL) {
@@ -166,7 +168,7 @@ void tls_describe(SSL *ssl, const char *leg, const char *sni, int verify, struct
     d->info.sni = d->sni[0] ? d->sni : NULL;
     d->info.peer_subject = d->subject[0] ? d->subject : NULL;
     d->info.peer_sha256 = d->sha256[0] ? d->sha256 : NULL;
-    d->info.verified = verify ? SSL_get_verify_result(ssl) == X509_V_OK : -1;
+    d->info.verified = verified;
 }
 
 void tls_failure(SSL *ssl, unsigned long err, char *buf, size_t buflen)
@@ -176,6 +178,8 @@ void tls_failure(SSL *ssl, unsigned long err, char *buf, size_t buflen)
     if (vr != X509_V_OK) {
         snprintf(buf, buflen, "certificate verification failed: %s",
                  X509_verify_cert_error_string(vr));
+    } else if (err != 0 && ERR_GET_LIB(err) == ERR_LIB_SYS) {
+        snprintf(buf, buflen, "%s", strerror(ERR_GET_REASON(err)));
     } else if (err != 0) {
         const char *r = ERR_reason_error_string(err);
         snprintf(buf, buflen, "%s", r ? r : "TLS error");

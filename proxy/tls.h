@@ -25,13 +25,13 @@ SSL_CTX *tls_client_ctx(const char *ca_file, int insecure, char *err, size_t err
  * name (or address) to verify.  NULL when out of memory. */
 SSL *tls_client_ssl(SSL_CTX *ctx, const char *host, int insecure);
 
-/* Describes a finished handshake for the tls event; the strings live in
- * the caller's buffer. */
+/* Describes a finished handshake for the tls event (SNI as sent or
+ * received, the peer certificate, verified -1/0/1); the strings live in d. */
 struct tls_desc {
     char version[32], cipher[96], sni[256], subject[512], sha256[65];
     struct jlog_tls_info info;
 };
-void tls_describe(SSL *ssl, const char *leg, const char *sni, int verify, struct tls_desc *d);
+void tls_describe(SSL *ssl, const char *leg, int verified, struct tls_desc *d);
 
 /* Why a handshake failed, in one line (verify result or the OpenSSL error). */
 void tls_failure(SSL *ssl, unsigned long err, char *buf, size_t buflen);

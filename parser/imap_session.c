@@ -24,6 +24,8 @@ struct inflight {
     enum imap_cmd_id id;
     int complete;           /* its whole unit has arrived */
     int local;              /* answered by imaptap, never sent upstream */
+    int expungeissued;      /* local answer: NO [EXPUNGEISSUED] (containment) */
+    int decide_at_end;      /* containment: relay or refuse once the whole line is in */
     int64_t t_mono;         /* when it completed: latency starts here */
     char *mailbox;          /* SELECT/EXAMINE target */
     char *user;             /* LOGIN user */
@@ -35,6 +37,7 @@ enum unit_mode {
     UM_STREAM,    /* pass bytes as they come */
     UM_HOLD,      /* keep until the unit ends, then decide (capability edits) */
     UM_DROP,      /* drop the whole unit (answered locally) */
+    UM_KA_HOLD,   /* move it aside for the client's next command (containment) */
 };
 
 struct dir_state {
@@ -85,7 +88,17 @@ struct imap_session {
     /* keepalive: one synthetic command at a time */
     int ka_pending;
     int ka_search;           /* the outstanding one is SEARCH UID * */
+    int ka_idle;             /* the outstanding one is IDLE */
+    int ka_idle_started;     /* its "+" came */
+    int ka_done_sent;        /* DONE went out: its tagged OK ends it */
+    int ka_want_done;        /* the client spoke before the "+": DONE right after it */
+    int ka_renew;            /* DONE for a fresh IDLE, not for the client */
     int ka_stopped;
+    int64_t ka_wait_since;   /* a reply is awaited since (0: none) */
+    int server_idle;         /* the server advertised IDLE */
+    /* containment: server responses held for the client's next command */
+    int held;
+    uint64_t held_count, held_bytes;
     unsigned ka_counter;
     int64_t ka_sent;
     char ka_tag[48];
@@ -441,12 +454,25 @@ static void relay_settle(struct imap_session *s, enum imap_dir dir)
         imap_relay_input_to(&ds->relay, IMAP_RELAY_DROP, fed);
         break;
     case UM_HOLD:
-        /* a held line that carries a literal or grows past hold_max is
-         * never edited (s2c_caps_edit applies the same rule): let it through */
         if (imap_lex_in_literal(ds->lx) || fed - imap_lex_unit_start(ds->lx) > hold_max(s)) {
+            if (dir == IMAP_C2S) {
+                /* a command judged at its end that cannot wait that long is
+                 * refused rather than relayed unjudged (containment) */
+                long i = s->ncmds > 0 ? (long)s->ncmds - 1 : -1;
+                if (i >= 0 && s->cmds[i].decide_at_end)
+                    s->cmds[i].local = s->cmds[i].expungeissued = 1;
+                ds->mode = UM_DROP;
+                imap_relay_input_to(&ds->relay, IMAP_RELAY_DROP, fed);
+                break;
+            }
+            /* a held line that carries a literal or grows past hold_max is
+             * never edited (s2c_caps_edit applies the same rule) */
             ds->mode = UM_STREAM;
             imap_relay_input_to(&ds->relay, IMAP_RELAY_PASS, fed);
         }
+        break;
+    case UM_KA_HOLD:
+        imap_relay_input_to(&ds->relay, IMAP_RELAY_HOLD, fed);
         break;
     case UM_UNDECIDED:
         break;
@@ -503,6 +529,77 @@ static void set_user(struct imap_session *s, const char *user)
     set_owned(&s->user, dup_str(cstr(user), NAME_MAX_STORED));
 }
 
+/* ------------------------------------------------------------ containment */
+
+/* EXPUNGE, or VANISHED without (EARLIER): a message went away. */
+static int expunge_like(const struct imap_unit *u)
+{
+    struct imap_str w[3];
+    size_t n;
+
+    if (u->kind != IMAP_UNIT_DATA)
+        return 0;
+    n = head_words(u, w, 3);
+    if (n >= 3 && imap_str_eq_ci(w[2], "EXPUNGE"))
+        return 1;
+    return n >= 2 && imap_str_eq_ci(w[1], "VANISHED") &&
+           !(n >= 3 && imap_str_eq_ci(w[2], "(EARLIER)"));
+}
+
+static uint64_t held_max(const struct imap_session *s)
+{
+    return s->cfg.held_max ? s->cfg.held_max : IMAP_SESSION_HELD_MAX;
+}
+
+/* The held responses go to the client now, ahead of anything later. */
+static void release_held(struct imap_session *s)
+{
+    struct dir_state *sd = &s->d[IMAP_S2C];
+    struct imap_event ev;
+
+    if (!s->held)
+        return;
+    if (s->cfg.relay) {
+        imap_relay_emit(&sd->relay, IMAP_RELAY_RELEASE, NULL, 0);
+        if (sd->mode == UM_KA_HOLD)
+            sd->mode = UM_STREAM; /* the rest of a unit in progress follows */
+    }
+    event_init(&ev, IMAP_EV_KEEPALIVE);
+    ev.u.keepalive.tag = cstr(s->ka_tag);
+    ev.u.keepalive.state = IMAP_STR_LIT("released");
+    ev.u.keepalive.has_held = 1;
+    ev.u.keepalive.held = s->held_count;
+    emit(s, &ev);
+    s->held = 0;
+    s->held_count = s->held_bytes = 0;
+}
+
+/* Sequence-number commands that can be judged by their name (non-UID). */
+static int msn_by_name(const struct inflight *c)
+{
+    if (strncmp(c->cmd, "UID ", 4) == 0)
+        return 0;
+    switch (c->id) {
+    case IMAP_CMD_FETCH:
+    case IMAP_CMD_STORE:
+    case IMAP_CMD_COPY:
+    case IMAP_CMD_MOVE:
+    case IMAP_CMD_SEARCH:
+    case IMAP_CMD_SORT:
+    case IMAP_CMD_THREAD:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* UID SEARCH/SORT/THREAD: sequence sets may hide in the criteria. */
+static int msn_in_criteria(const struct inflight *c)
+{
+    return strncmp(c->cmd, "UID ", 4) == 0 &&
+           (c->id == IMAP_CMD_SEARCH || c->id == IMAP_CMD_SORT || c->id == IMAP_CMD_THREAD);
+}
+
 /* ------------------------------------------------------------ client units */
 
 static void c2s_head(void *arg, const struct imap_unit *u)
@@ -532,6 +629,18 @@ static void c2s_head(void *arg, const struct imap_unit *u)
     if (c->id == IMAP_CMD_STARTTLS && !s->cfg.client_tls &&
         (!s->cfg.client_starttls || s->cfg.server_tls || s->cfg.server_starttls_auto))
         c->local = 1;
+    if (!c->local && s->held) {
+        /* the server's numbering moved on while the client's did not */
+        if (msn_by_name(c)) {
+            c->local = c->expungeissued = 1;
+        } else if (msn_in_criteria(c)) {
+            c->decide_at_end = 1;
+            ds->mode = UM_HOLD;
+            return;
+        } else {
+            release_held(s);
+        }
+    }
     if (c->local)
         ds->mode = UM_DROP;
 }
@@ -558,6 +667,11 @@ static void c2s_sync_literal(void *arg, const struct imap_unit *u)
     if (command_head(u, &tag, &cmd) < 0 || (i = inflight_open(s, tag)) < 0)
         return;
     s->await_plus = i;
+    if (s->cmds[i].decide_at_end) {
+        /* no "+" can be asked for a line that may yet be refused */
+        s->cmds[i].local = s->cmds[i].expungeissued = 1;
+        s->d[IMAP_C2S].mode = UM_DROP;
+    }
     if (s->cmds[i].local) {
         /* no "+" will come from the server: the local answer ends it */
         s->await_plus = -1;
@@ -656,7 +770,7 @@ static void command_done(struct imap_session *s, const struct imap_unit *u,
     }
 }
 
-static void c2s_command(struct imap_session *s, const struct imap_unit *u)
+static void c2s_command(struct imap_session *s, const struct imap_unit *u, int held_line)
 {
     struct dir_state *ds = &s->d[IMAP_C2S];
     struct imap_msg_opts opts = {s->cfg.redact, s->utf8, s->cfg.keep_literals};
@@ -702,6 +816,15 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u)
         ev.u.command = cmd.ev;
         emit(s, &ev);
     }
+    if (held_line) {
+        /* containment: relay it only when its criteria hold no sequence set */
+        if (c != NULL && c->decide_at_end && (rc < 0 || cmd.msn))
+            c->local = c->expungeissued = 1;
+        else
+            release_held(s);
+        relay_decide_to(s, IMAP_C2S, c != NULL && c->local ? IMAP_RELAY_DROP : IMAP_RELAY_PASS,
+                        u->off + u->len);
+    }
     if (c == NULL)
         return;
     command_done(s, u, rc < 0 ? NULL : &cmd, c);
@@ -711,6 +834,12 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u)
         sev.u.starttls.leg = IMAP_STR_LIT("client");
         sev.u.starttls.state = IMAP_STR_LIT("requested");
         emit(s, &sev);
+    }
+    if (c->local && c->expungeissued) {
+        local_reply(s, c, "NO", "EXPUNGEISSUED",
+                    "Messages were expunged: NOOP, then try again with the new numbers");
+        inflight_remove(s, c - s->cmds);
+        return;
     }
     if (c->local) {
         switch (c->id) {
@@ -841,18 +970,20 @@ static void c2s_unit(void *arg, const struct imap_unit *u)
     ds->mode = UM_UNDECIDED;
     if (mode == UM_UNDECIDED)
         mode = UM_STREAM;
-    relay_decide_to(s, IMAP_C2S, mode == UM_DROP ? IMAP_RELAY_DROP : IMAP_RELAY_PASS,
-                    u->off + u->len);
+    if (mode != UM_HOLD)
+        relay_decide_to(s, IMAP_C2S, mode == UM_DROP ? IMAP_RELAY_DROP : IMAP_RELAY_PASS,
+                        u->off + u->len);
     unit_anomalies(s, u);
     if (u->kind == IMAP_UNIT_COMMAND)
-        c2s_command(s, u);
+        c2s_command(s, u, mode == UM_HOLD);
     else
         c2s_text(s, u);
 }
 
 /* ---------------------------------------------------------------- keepalive */
 
-enum ka_kind { KA_NOT_OURS, KA_COMPLETION, KA_SEARCH_ANSWER };
+
+enum ka_kind { KA_NOT_OURS, KA_COMPLETION, KA_SEARCH_ANSWER, KA_IDLE_PLUS };
 
 /* Is this server line the reply to imaptap's own keepalive command? */
 static enum ka_kind ka_reply(const struct imap_session *s, const struct imap_unit *u)
@@ -862,6 +993,8 @@ static enum ka_kind ka_reply(const struct imap_session *s, const struct imap_uni
 
     if (n == 0)
         return KA_NOT_OURS;
+    if (u->kind == IMAP_UNIT_CONTINUE && s->ka_idle && !s->ka_idle_started)
+        return KA_IDLE_PLUS;
     if (u->kind == IMAP_UNIT_TAGGED && w[0].len == strlen(s->ka_tag) &&
         memcmp(w[0].p, s->ka_tag, w[0].len) == 0)
         return KA_COMPLETION;
@@ -909,34 +1042,90 @@ static int ka_tag_used(const struct imap_session *s, const char *tag)
     return 0;
 }
 
-int imap_session_keepalive(struct imap_session *s)
+static void ka_write(struct imap_session *s, const char *line, size_t n)
+{
+    if (s->cfg.relay)
+        imap_relay_emit(&s->d[IMAP_C2S].relay, IMAP_RELAY_INSERT, line, n);
+}
+
+/* Sends a new keepalive command: IDLE, SEARCH UID * or NOOP. */
+static void ka_send(struct imap_session *s)
 {
     const char *prefix = s->cfg.ka_tag_prefix ? s->cfg.ka_tag_prefix : "PXK";
+    const char *verb;
     char line[96];
     struct imap_event ev;
     int n;
 
-    if (s->ka_stopped || imap_lex_mode(s->d[IMAP_C2S].lx) == IMAP_LEX_RAW ||
-        imap_lex_mode(s->d[IMAP_S2C].lx) == IMAP_LEX_RAW)
-        return -1;
-    if (!ka_safe(s))
-        return 0;
     do {
         snprintf(s->ka_tag, sizeof(s->ka_tag), "%.24s%u", prefix, ++s->ka_counter);
     } while (ka_tag_used(s, s->ka_tag));
-    s->ka_search = s->cfg.ka_cmd == IMAP_KA_SEARCH && s->state == IMAP_STATE_SELECTED;
-    n = snprintf(line, sizeof(line), "%s %s\r\n", s->ka_tag,
-                 s->ka_search ? "SEARCH UID *" : "NOOP");
-    if (s->cfg.relay)
-        imap_relay_emit(&s->d[IMAP_C2S].relay, IMAP_RELAY_INSERT, line, (size_t)n);
+    /* IDLE only where the server has it; SEARCH only in the selected state */
+    s->ka_idle = s->cfg.ka_idle && s->server_idle;
+    s->ka_search = !s->ka_idle && s->cfg.ka_cmd == IMAP_KA_SEARCH &&
+                   s->state == IMAP_STATE_SELECTED;
+    s->ka_idle_started = s->ka_done_sent = s->ka_want_done = s->ka_renew = 0;
+    verb = s->ka_idle ? "IDLE" : s->ka_search ? "SEARCH UID *" : "NOOP";
+    n = snprintf(line, sizeof(line), "%s %s\r\n", s->ka_tag, verb);
+    ka_write(s, line, (size_t)n);
     s->ka_pending = 1;
     s->ka_sent = s->mono_us;
+    s->ka_wait_since = s->mono_us ? s->mono_us : 1;
     event_init(&ev, IMAP_EV_KEEPALIVE);
     ev.u.keepalive.tag = cstr(s->ka_tag);
-    ev.u.keepalive.cmd = s->ka_search ? IMAP_STR_LIT("SEARCH") : IMAP_STR_LIT("NOOP");
+    ev.u.keepalive.cmd = s->ka_idle ? IMAP_STR_LIT("IDLE")
+                         : s->ka_search ? IMAP_STR_LIT("SEARCH") : IMAP_STR_LIT("NOOP");
     ev.u.keepalive.state = IMAP_STR_LIT("sent");
     emit(s, &ev);
+}
+
+/* Ends imaptap's own IDLE (DONE); its tagged OK completes it. */
+static void ka_done(struct imap_session *s, int renew)
+{
+    if (!s->ka_idle_started) {
+        s->ka_want_done = 1; /* right after the "+" */
+        s->ka_renew = renew;
+        return;
+    }
+    if (s->ka_done_sent)
+        return;
+    ka_write(s, "DONE\r\n", 6);
+    s->ka_done_sent = 1;
+    s->ka_renew = renew;
+    s->ka_wait_since = s->mono_us ? s->mono_us : 1;
+}
+
+int imap_session_keepalive(struct imap_session *s)
+{
+    if (s->ka_stopped || imap_lex_mode(s->d[IMAP_C2S].lx) == IMAP_LEX_RAW ||
+        imap_lex_mode(s->d[IMAP_S2C].lx) == IMAP_LEX_RAW)
+        return -1;
+    if (s->ka_pending && s->ka_idle) {
+        /* imaptap's IDLE has run for an interval: a fresh one (RFC 2177: at
+         * least every 29 minutes) */
+        ka_done(s, 1);
+        return 1;
+    }
+    if (!ka_safe(s))
+        return 0;
+    ka_send(s);
     return 1;
+}
+
+void imap_session_keepalive_interrupt(struct imap_session *s)
+{
+    if (s->ka_pending && s->ka_idle)
+        ka_done(s, 0);
+}
+
+int imap_session_holding(const struct imap_session *s)
+{
+    return s->held;
+}
+
+int64_t imap_session_keepalive_waiting(const struct imap_session *s)
+{
+    return s->ka_pending ? s->ka_wait_since : 0;
 }
 
 int imap_session_keepalive_pending(const struct imap_session *s)
@@ -949,6 +1138,7 @@ static void ka_unit(struct imap_session *s, const struct imap_unit *u, enum ka_k
                     struct imap_response *r, int rc)
 {
     struct imap_event ev;
+    int renew;
 
     if (kind == KA_SEARCH_ANSWER) {
         event_init(&ev, IMAP_EV_UNTAGGED);
@@ -964,20 +1154,35 @@ static void ka_unit(struct imap_session *s, const struct imap_unit *u, enum ka_k
     event_init(&ev, IMAP_EV_KEEPALIVE);
     event_dir(&ev, IMAP_S2C, u->off);
     ev.u.keepalive.tag = cstr(s->ka_tag);
+    if (kind == KA_IDLE_PLUS) {
+        s->ka_idle_started = 1;
+        s->ka_wait_since = 0; /* an IDLE may last: no reply is due now */
+        ev.u.keepalive.state = IMAP_STR_LIT("idle_start");
+        emit(s, &ev);
+        if (s->ka_want_done)
+            ka_done(s, s->ka_renew);
+        return;
+    }
     ev.u.keepalive.has_ms = 1;
     ev.u.keepalive.ms = ms_since(s, s->ka_sent);
     ev.u.keepalive.has_held = 1;
-    ev.u.keepalive.held = 0;
+    ev.u.keepalive.held = s->held_count;
+    renew = s->ka_idle && s->ka_renew;
     if (imap_str_eq_ci(r->tagged.status, "OK")) {
-        ev.u.keepalive.state = IMAP_STR_LIT("ok");
+        ev.u.keepalive.state = s->ka_idle ? IMAP_STR_LIT("idle_done") : IMAP_STR_LIT("ok");
     } else {
         /* a server that refuses it will refuse it again: stop for this session */
         ev.u.keepalive.state = imap_str_eq_ci(r->tagged.status, "NO") ? IMAP_STR_LIT("no")
                                                                        : IMAP_STR_LIT("bad");
         s->ka_stopped = 1;
+        renew = 0;
     }
     s->ka_pending = 0;
+    s->ka_idle = 0;
     emit(s, &ev);
+    /* a renewal goes straight back into IDLE while the client stays silent */
+    if (renew && ka_safe(s))
+        ka_send(s);
 }
 
 /* ------------------------------------------------------------ server units */
@@ -990,6 +1195,24 @@ static void s2c_head(void *arg, const struct imap_unit *u)
     struct imap_str list;
 
     ds->mode = UM_STREAM;
+    if (u->kind == IMAP_UNIT_DATA || u->kind == IMAP_UNIT_STATUS) {
+        if (!s->held && s->ka_pending && expunge_like(u)) {
+            /* the server renumbers for imaptap's command, not the client's */
+            s->held = 1;
+            emit_anomaly(s, 1, IMAP_S2C, u->off, "expunge_during_keepalive", cstr(s->ka_tag),
+                         "held until the client's next command that allows it");
+        }
+        if (s->held) {
+            struct imap_str w[2];
+            if (u->kind == IMAP_UNIT_STATUS && head_words(u, w, 2) == 2 &&
+                imap_str_eq_ci(w[1], "BYE")) {
+                release_held(s); /* everything, then the BYE */
+            } else {
+                ds->mode = UM_KA_HOLD; /* in the server's order, after the first */
+                return;
+            }
+        }
+    }
     if (s->ka_pending) {
         struct imap_str w[2];
         if (ka_reply(s, u) != KA_NOT_OURS) {
@@ -1169,6 +1392,17 @@ static void auth_event(struct imap_session *s, struct inflight *c, struct imap_s
     emit(s, &ev);
 }
 
+/* What the server can do, as far as keepalive cares. */
+static void note_server_caps(struct imap_session *s, const struct imap_str *caps, size_t n)
+{
+    size_t i;
+
+    s->server_idle = 0;
+    for (i = 0; i < n; i++)
+        if (imap_str_eq_ci(caps[i], "IDLE"))
+            s->server_idle = 1;
+}
+
 static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct imap_response *r,
                        const struct imap_str *removed, size_t nremoved)
 {
@@ -1235,6 +1469,8 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
     }
     event_head(&ev, IMAP_EV_TAGGED);
     event_dir(&ev, IMAP_S2C, u->off);
+    if (t->ncaps > 0)
+        note_server_caps(s, t->caps, t->ncaps);
     ev.u.tagged = *t;
     ev.u.tagged.caps_removed = removed;
     ev.u.tagged.ncaps_removed = nremoved;
@@ -1325,6 +1561,10 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
 
     event_head(&ev, IMAP_EV_UNTAGGED);
     event_dir(&ev, IMAP_S2C, u->off);
+    if (s->d[IMAP_S2C].mode == UM_KA_HOLD)
+        ev.flags |= IMAP_EVF_HELD;
+    if (ut->ncaps > 0 && !(ut->name.len == 7 && imap_str_eq_ci(ut->name, "ENABLED")))
+        note_server_caps(s, ut->caps, ut->ncaps);
     if (greeting) {
         ev.flags |= IMAP_EVF_GREETING;
         if (imap_str_eq_ci(ut->name, "PREAUTH")) {
@@ -1414,12 +1654,25 @@ static void s2c_unit(void *arg, const struct imap_unit *u)
             break;
         }
     }
-    /* decide what is left of the unit: as it streamed, or dropped when edited */
+    /* decide what is left of the unit: as it streamed, held, or dropped */
     if (s->cfg.relay) {
-        imap_relay_input_to(&ds->relay, ds->mode == UM_DROP ? IMAP_RELAY_DROP : IMAP_RELAY_PASS,
+        imap_relay_input_to(&ds->relay,
+                            ds->mode == UM_DROP      ? IMAP_RELAY_DROP
+                            : ds->mode == UM_KA_HOLD ? IMAP_RELAY_HOLD
+                                                     : IMAP_RELAY_PASS,
                             u->off + u->len);
         if (!ds->discarding)
             imap_relay_at_boundary(&ds->relay);
+    }
+    if (ds->mode == UM_KA_HOLD && s->held) {
+        s->held_count++;
+        s->held_bytes += u->len;
+        if (s->held_bytes > held_max(s)) {
+            /* correctness falls back to "deliver now" (protocol.md §2.10) */
+            emit_anomaly(s, 1, IMAP_S2C, u->off, "held_overflow", cstr(s->ka_tag),
+                         "too much held for the client: released");
+            release_held(s);
+        }
     }
     ds->mode = UM_UNDECIDED;
 }

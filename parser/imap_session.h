@@ -27,6 +27,7 @@
 #include "imap_types.h"
 
 #define IMAP_SESSION_HOLD_MAX (64u * 1024)
+#define IMAP_SESSION_HELD_MAX (256u * 1024)
 
 enum imap_keepalive_cmd {
     IMAP_KA_NOOP = 0,   /* NOOP in every state (default) */
@@ -53,9 +54,11 @@ struct imap_session_config {
     uint32_t c2s_line_max, s2c_line_max;
     uint32_t c2s_line_max_preauth, s2c_line_max_preauth;
     uint64_t literal_max;
-    /* Keepalive (issue 4). */
+    /* Keepalive (design.md §3, protocol.md §4). */
     const char *ka_tag_prefix; /* default "PXK" */
     enum imap_keepalive_cmd ka_cmd;
+    int ka_idle;               /* keep the upstream in IDLE (when it has IDLE) */
+    uint64_t held_max;         /* bytes of held server responses (0: 256 KiB) */
 };
 
 void imap_session_config_default(struct imap_session_config *cfg);
@@ -132,8 +135,26 @@ void imap_session_tls_failed(struct imap_session *s, int client_leg, const char 
  * this session (the server refused one, or framing was lost).
  */
 int imap_session_keepalive(struct imap_session *s);
-/* Non-zero while a keepalive command is outstanding. */
+/* Non-zero while a keepalive command is outstanding: the caller keeps the
+ * client's bytes (bounded) and feeds them once this returns 0. */
 int imap_session_keepalive_pending(const struct imap_session *s);
+/* The client has bytes waiting: an IDLE keepalive ends (DONE) so they can
+ * go; a NOOP or SEARCH keepalive just completes. */
+void imap_session_keepalive_interrupt(struct imap_session *s);
+/* Monotonic time since which a keepalive reply is awaited (a NOOP or DONE
+ * written), or 0: the proxy's liveness probe. */
+int64_t imap_session_keepalive_waiting(const struct imap_session *s);
+
+/*
+ * Containment (protocol.md §4.5): EXPUNGE or VANISHED that the server sends
+ * during imaptap's own command, and every server response after them, are
+ * held and delivered in the server's order when the client's next command
+ * permits EXPUNGE and does not use message sequence numbers.  A command that
+ * does (FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD, or UID SEARCH/SORT/
+ * THREAD with a sequence set in its criteria) is answered locally with
+ * "NO [EXPUNGEISSUED]" and never relayed.  Non-zero while responses are held.
+ */
+int imap_session_holding(const struct imap_session *s);
 
 /* ---- state, for the proxy and for session_close ---- */
 

@@ -33,6 +33,7 @@
 #define UPSTREAM_CONNECT_S 15 /* connect plus TLS handshake towards the server */
 #define CLOSE_FLUSH_S 5       /* a closing session waits this long for its output */
 #define AUTO_STARTTLS_LINE_MAX 8192
+#define KEEPALIVE_REPLY_S 60  /* a keepalive unanswered this long: the server is gone */
 
 enum side_id { CLI = 0, SRV = 1 };
 
@@ -79,6 +80,8 @@ struct conn {
     enum auto_tls auto_tls;
     char *greeting;          /* imap+starttls: the greeting, relayed after TLS */
     size_t greeting_len;
+    struct event *ka_timer;  /* --keepalive */
+    int64_t last_client;     /* monotonic time of the client's last byte */
     struct evdns_getaddrinfo_request *dns_req;
     struct evutil_addrinfo *addrs, *next_addr; /* resolved upstream, being tried */
     struct event *connect_ev;
@@ -246,6 +249,8 @@ static void feed(struct conn *c, enum imap_dir d)
     if (have <= pending)
         return;
     set_clock(c);
+    if (d == IMAP_C2S)
+        c->last_client = now_mono_us();
     if (evbuffer_ptr_set(buf, &ptr, pending, EVBUFFER_PTR_SET) < 0)
         return;
     while (pending < have) {
@@ -324,6 +329,17 @@ static int apply_ops(struct conn *c, enum imap_dir d)
 
 static void start_tls_upgrades(struct conn *c);
 
+/* Client bytes the session has not seen yet. */
+static int client_waiting(struct conn *c)
+{
+    struct side *in = &c->side[CLI];
+
+    return in->bev != NULL && evbuffer_get_length(bufferevent_get_input(in->bev)) >
+                                  imap_session_relay_pending(c->sess, IMAP_C2S);
+}
+
+static void start_tls_upgrades(struct conn *c);
+
 static void pump(struct conn *c)
 {
     int ka_was;
@@ -335,11 +351,17 @@ static void pump(struct conn *c)
         feed(c, IMAP_S2C);
         apply_ops(c, IMAP_S2C);
         apply_ops(c, IMAP_C2S);
-        /* client bytes wait while imaptap's own keepalive command is out */
+        /* client bytes wait while imaptap's own keepalive command is out;
+         * an IDLE keepalive is ended for them */
         if (!imap_session_keepalive_pending(c->sess)) {
             feed(c, IMAP_C2S);
             apply_ops(c, IMAP_C2S);
             apply_ops(c, IMAP_S2C);
+        } else if (client_waiting(c)) {
+            c->last_client = now_mono_us();
+            set_clock(c);
+            imap_session_keepalive_interrupt(c->sess);
+            apply_ops(c, IMAP_C2S);
         }
         if (c->closing)
             return;
@@ -917,6 +939,8 @@ static void conn_free(struct conn *c)
     }
     if (c->close_timer != NULL)
         event_free(c->close_timer);
+    if (c->ka_timer != NULL)
+        event_free(c->ka_timer);
     imap_session_free(c->sess);
     jlog_session_free(c->js);
     cap_writer_close(c->cap);
@@ -997,6 +1021,74 @@ void conn_close_all(struct proxy *px, const char *reason)
     }
 }
 
+/* -------------------------------------------------------------- keepalive */
+
+static void ka_arm(struct conn *c, int64_t us)
+{
+    struct timeval tv;
+
+    if (us < 200000)
+        us = 200000;
+    tv.tv_sec = (time_t)(us / 1000000);
+    tv.tv_usec = (suseconds_t)(us % 1000000);
+    evtimer_add(c->ka_timer, &tv);
+}
+
+static void ka_stop(struct conn *c, const char *why)
+{
+    struct imap_event ev;
+
+    event_free(c->ka_timer);
+    c->ka_timer = NULL;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = IMAP_EV_ANOMALY;
+    ev.u.anomaly.kind = (struct imap_str){"keepalive_stopped", 17};
+    ev.u.anomaly.text = (struct imap_str){why, strlen(why)};
+    log_local(c, &ev);
+}
+
+/* The keepalive timer: the client has been silent; keep the server's
+ * session alive for it (design.md §3, protocol.md §4). */
+static void ka_fire(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    const struct options *o = c->px->opt;
+    int64_t now = now_mono_us(), interval = (int64_t)o->keepalive_s * 1000000;
+    int64_t silent = now - c->last_client, waiting;
+    int rc;
+
+    (void)fd;
+    (void)what;
+    if (c->closing)
+        return;
+    waiting = imap_session_keepalive_waiting(c->sess);
+    if (waiting != 0 && now - waiting > (int64_t)KEEPALIVE_REPLY_S * 1000000) {
+        /* a keepalive doubles as a liveness probe */
+        upstream_failed(c, "upstream not responding to keepalive");
+        if (!c->closing)
+            conn_close(c, "timeout");
+        return;
+    }
+    if (silent > (int64_t)o->keepalive_max_s * 1000000) {
+        ka_stop(c, "client silent longer than --keepalive-max");
+        return;
+    }
+    if (silent < interval && !imap_session_keepalive_pending(c->sess)) {
+        ka_arm(c, interval - silent);
+        return;
+    }
+    set_clock(c);
+    capture(c, CAP_TIMER, NULL, 0);
+    rc = imap_session_keepalive(c->sess);
+    if (rc < 0) {
+        ka_stop(c, "the server refused a keepalive, or framing was lost");
+        return;
+    }
+    pump(c);
+    /* not safe now (a command in flight...): look again soon */
+    ka_arm(c, rc == 0 ? interval / 4 : interval);
+}
+
 /* ----------------------------------------------------------------- accept */
 
 static void capture_open(struct conn *c)
@@ -1025,7 +1117,8 @@ static void capture_open(struct conn *c)
                  "{\"sid\":\"%s\",\"client\":{\"addr\":\"%s\",\"port\":%d},\"listener\":\"%s\","
                  "\"upstream\":{\"host\":\"%s\",\"port\":%s},\"options\":{\"client_tls\":%s,"
                  "\"client_starttls\":%s,\"server_tls\":%s,\"server_starttls_auto\":%s,"
-                 "\"require_tls\":%s,\"strip_compress\":%s,\"keepalive_search\":%s}}",
+                 "\"require_tls\":%s,\"strip_compress\":%s,\"keepalive_search\":%s,"
+                 "\"keepalive_idle\":%s,\"keepalive_prefix\":\"%s\"}}",
                  jlog_session_sid(c->js), c->client_addr, c->client_port, c->l->url->text,
                  c->l->upstream->host, c->l->upstream->port,
                  c->l->url->scheme == URL_IMAPS ? "true" : "false",
@@ -1033,7 +1126,8 @@ static void capture_open(struct conn *c)
                  c->l->upstream->scheme == URL_IMAPS ? "true" : "false",
                  c->l->upstream->scheme == URL_IMAP_STARTTLS ? "true" : "false",
                  o->require_tls ? "true" : "false", o->compress_strip ? "true" : "false",
-                 o->keepalive_cmd == IMAP_KA_SEARCH ? "true" : "false");
+                 o->keepalive_cmd == IMAP_KA_SEARCH ? "true" : "false",
+                 o->keepalive_mode == KA_MODE_IDLE ? "true" : "false", o->keepalive_prefix);
     capture(c, CAP_META, meta, (size_t)n);
 }
 
@@ -1086,6 +1180,7 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
     cfg.hold_max = o->buffer_max / 2; /* a held line must fit the input buffer */
     cfg.ka_tag_prefix = o->keepalive_prefix;
     cfg.ka_cmd = o->keepalive_cmd;
+    cfg.ka_idle = o->keepalive_mode == KA_MODE_IDLE;
     c->js = jlog_session_new(px->log, NULL);
     c->sess = c->js ? imap_session_new(&cfg, on_event, c) : NULL;
     c->hold[0] = evbuffer_new();
@@ -1146,6 +1241,12 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
     if (px->nconns > o->max_sessions) {
         upstream_failed(c, "too many sessions");
         return;
+    }
+    c->last_client = c->start_mono;
+    if (o->keepalive_s > 0) {
+        c->ka_timer = evtimer_new(px->base, ka_fire, c);
+        if (c->ka_timer != NULL)
+            ka_arm(c, (int64_t)o->keepalive_s * 1000000);
     }
     /* connect upstream at once, while the client's handshake runs */
     memset(&hints, 0, sizeof(hints));

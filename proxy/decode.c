@@ -147,6 +147,10 @@ static void meta_apply(json_t *meta, struct imap_session_config *cfg)
         cfg->strip_channel_binding = json_is_true(v);
     if ((v = json_object_get(opt, "keepalive_search")) != NULL)
         cfg->ka_cmd = json_is_true(v) ? IMAP_KA_SEARCH : IMAP_KA_NOOP;
+    if ((v = json_object_get(opt, "keepalive_idle")) != NULL)
+        cfg->ka_idle = json_is_true(v);
+    if (json_is_string(v = json_object_get(opt, "keepalive_prefix")))
+        cfg->ka_tag_prefix = json_string_value(v); /* lives as long as meta */
 }
 
 static void endpoint(json_t *o, const char *host_key, struct jlog_endpoint *ep)

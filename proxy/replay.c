@@ -162,9 +162,14 @@ int replay_chunk(struct replay *r, enum imap_dir dir, const void *data, size_t l
     int rc;
 
     set_clock(r, ts_us);
-    /* like the proxy: client bytes wait while imaptap's keepalive is out */
-    if (dir == IMAP_C2S && imap_session_keepalive_pending(r->session))
+    /* like the proxy: client bytes wait while imaptap's keepalive is out
+     * (an IDLE keepalive is ended for them) */
+    if (dir == IMAP_C2S && imap_session_keepalive_pending(r->session)) {
+        imap_session_keepalive_interrupt(r->session);
+        if (r->relay && (apply_ops(r, IMAP_C2S) < 0 || apply_ops(r, IMAP_S2C) < 0))
+            return -1;
         return out_add(&r->deferred, data, len);
+    }
     rc = feed(r, dir, data, len);
     if (rc == 0 && r->deferred.len > 0 && !imap_session_keepalive_pending(r->session)) {
         struct replay_output d = r->deferred;

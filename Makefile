@@ -34,7 +34,7 @@ PARSER_SRCS := parser/imap_types.c parser/imap_arena.c parser/imap_lex.c parser/
 LOGGER_SRCS := logger/utf8.c logger/jlog.c logger/jlog_sink.c logger/capture.c
 # proxy/ files that need neither libevent nor OpenSSL (decode, replay) are
 # also linked into tests and benchmarks
-CORE_SRCS := proxy/replay.c proxy/transcript.c proxy/decode.c
+CORE_SRCS := proxy/replay.c proxy/transcript.c proxy/external.c proxy/decode.c
 PROXY_SRCS := proxy/main.c proxy/options.c proxy/tls.c proxy/conn.c
 
 PARSER_CFLAGS := -Iparser

@@ -1754,6 +1754,10 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg, ima
     s->cb = cb;
     s->cb_arg = arg;
     s->await_plus = -1;
+    if (s->cfg.start_authenticated) {
+        s->state = IMAP_STATE_AUTHENTICATED;
+        s->greeting_seen = 1;
+    }
     for (dir = 0; dir < 2; dir++) {
         struct imap_lex_limits lim;
         imap_lex_default_limits((enum imap_dir)dir, 1, &lim);

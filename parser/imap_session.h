@@ -47,6 +47,7 @@ struct imap_session_config {
     int server_tls;          /* the server leg is TLS */
     int server_starttls_auto; /* imap+starttls upstream: imaptap upgrades the server leg */
     int require_tls;         /* refuse LOGIN/AUTHENTICATE on a cleartext client leg */
+    int start_authenticated; /* the stream begins after login (a server's rawlog) */
     /* Held lines (capability edits) longer than this are relayed unedited;
      * the proxy sets it below its input buffer (0 = IMAP_SESSION_HOLD_MAX). */
     uint64_t hold_max;

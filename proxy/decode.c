@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "capture.h"
+#include "external.h"
 #include "jlog.h"
 #include "replay.h"
 #include "transcript.h"
@@ -23,6 +24,9 @@ struct decode_opts {
     struct jlog_opts log;
     const char *log_path;
     int redact;
+    int rawlog;  /* the files are Dovecot rawlog prefixes */
+    int pcap;    /* the files are packet captures */
+    int port;    /* IMAP port in captures */
 };
 
 static void usage(FILE *f)
@@ -33,6 +37,10 @@ static void usage(FILE *f)
             "FILE is a capture written by --capture, a JSON-lines transcript\n"
             "({\"dir\":\"c2s\"|\"s2c\",\"data\":\"...\"|\"b64\":\"...\",\"ts\":...} per line),\n"
             "a test case object or an array of them; \"-\" reads stdin.\n"
+            "  --rawlog             FILE is a Dovecot rawlog pair (PREFIX.in/.out, with\n"
+            "                       timestamps); the session starts after login\n"
+            "  --pcap               FILE is a cleartext packet capture, read with tshark\n"
+            "  --port N             the IMAP port in --pcap captures (default 143)\n"
             "  --log-literals none|size|head:N|full  literal contents in the log (default size)\n"
             "  --no-redact          log credentials in clear (lab use only)\n"
             "  --log FILE           write to FILE instead of stdout\n"
@@ -66,36 +74,38 @@ static int64_t file_time_us(const char *path)
     return 0;
 }
 
-static int decode_transcript(const struct decode_opts *o, struct jlog *log, const char *path)
+static void session_options(const struct decode_opts *o, struct imap_session_config *cfg)
 {
-    struct tr_file tf;
+    imap_session_config_default(cfg);
+    cfg->redact = o->redact;
+    cfg->keep_literals = o->log.literals >= JLOG_LITERALS_HEAD;
+    if (o->log.literals == JLOG_LITERALS_HEAD)
+        cfg->literal_keep = (uint32_t)o->log.head_bytes;
+    else if (o->log.literals == JLOG_LITERALS_FULL)
+        cfg->literal_keep = cfg->literal_keep_total = 64u * 1024 * 1024;
+    cfg->start_authenticated = o->rawlog;
+}
+
+/* Replays the sessions of a loaded file. */
+static int decode_sessions(const struct decode_opts *o, struct jlog *log, const char *path,
+                           struct tr_file *tf)
+{
     char err[512];
     size_t i, k;
     int64_t base = file_time_us(path);
 
-    if (tr_load(path, &tf, err, sizeof(err)) < 0) {
-        fprintf(stderr, "imaptap decode: %s\n", err);
-        return 2;
-    }
-    for (i = 0; i < tf.nsessions; i++) {
-        struct tr_session *ts = &tf.sessions[i];
+    for (i = 0; i < tf->nsessions; i++) {
+        struct tr_session *ts = &tf->sessions[i];
         struct replay_opts ro;
         struct replay *r;
         char sid[17];
         int64_t t = base;
 
         memset(&ro, 0, sizeof(ro));
-        imap_session_config_default(&ro.session);
-        ro.session.redact = o->redact;
-        ro.session.keep_literals = o->log.literals >= JLOG_LITERALS_HEAD;
-        if (o->log.literals == JLOG_LITERALS_HEAD)
-            ro.session.literal_keep = (uint32_t)o->log.head_bytes;
-        else if (o->log.literals == JLOG_LITERALS_FULL)
-            ro.session.literal_keep = ro.session.literal_keep_total = 64u * 1024 * 1024;
+        session_options(o, &ro.session);
         if (ts->obj != NULL &&
             tr_apply_config(json_object_get(ts->obj, "config"), &ro.session, err, sizeof(err)) < 0) {
             fprintf(stderr, "imaptap decode: %s: case \"%s\": %s\n", path, ts->name, err);
-            tr_free(&tf);
             return 2;
         }
         sid_for(path, ts->name, sid);
@@ -104,7 +114,6 @@ static int decode_transcript(const struct decode_opts *o, struct jlog *log, cons
         r = replay_new(&ro);
         if (r == NULL) {
             fprintf(stderr, "imaptap decode: out of memory\n");
-            tr_free(&tf);
             return 1;
         }
         for (k = 0; k < ts->nsteps; k++) {
@@ -119,8 +128,28 @@ static int decode_transcript(const struct decode_opts *o, struct jlog *log, cons
         replay_finish(r, t, 0);
         replay_free(r);
     }
-    tr_free(&tf);
     return 0;
+}
+
+static int decode_transcript(const struct decode_opts *o, struct jlog *log, const char *path)
+{
+    struct tr_file tf;
+    char err[512];
+    int rc;
+
+    if (o->rawlog)
+        rc = ext_load_rawlog(path, &tf, err, sizeof(err));
+    else if (o->pcap)
+        rc = ext_load_pcap(path, o->port, &tf, err, sizeof(err));
+    else
+        rc = tr_load(path, &tf, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "imaptap decode: %s\n", err);
+        return 2;
+    }
+    rc = decode_sessions(o, log, path, &tf);
+    tr_free(&tf);
+    return rc;
 }
 
 /* Options a capture's meta record carries, applied to the session. */
@@ -176,13 +205,7 @@ static int decode_capture(const struct decode_opts *o, struct jlog *log, const c
         return 2;
     }
     memset(&ro, 0, sizeof(ro));
-    imap_session_config_default(&ro.session);
-    ro.session.redact = o->redact;
-    ro.session.keep_literals = o->log.literals >= JLOG_LITERALS_HEAD;
-    if (o->log.literals == JLOG_LITERALS_HEAD)
-        ro.session.literal_keep = (uint32_t)o->log.head_bytes;
-    else if (o->log.literals == JLOG_LITERALS_FULL)
-        ro.session.literal_keep = ro.session.literal_keep_total = 64u * 1024 * 1024;
+    session_options(o, &ro.session);
     ro.log = log;
     while ((rc = cap_read(cr, &rec, err, sizeof(err))) > 0) {
         last = rec.ts_us;
@@ -258,7 +281,7 @@ static int decode_file(const struct decode_opts *o, struct jlog *log, const char
     FILE *f;
     int rc;
 
-    if (strcmp(path, "-") == 0)
+    if (strcmp(path, "-") == 0 || o->rawlog || o->pcap)
         return decode_transcript(o, log, path);
     f = fopen(path, "rb");
     if (f == NULL) {
@@ -282,6 +305,9 @@ int decode_main(int argc, char **argv)
         {"log-literals", required_argument, NULL, 'L'},
         {"no-redact", no_argument, NULL, 'R'},
         {"log", required_argument, NULL, 'o'},
+        {"rawlog", no_argument, NULL, 'r'},
+        {"pcap", no_argument, NULL, 'p'},
+        {"port", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -294,6 +320,7 @@ int decode_main(int argc, char **argv)
     jlog_opts_default(&o.log);
     o.redact = 1;
     o.log_path = "-";
+    o.port = 143;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -310,6 +337,22 @@ int decode_main(int argc, char **argv)
         case 'o':
             o.log_path = optarg;
             break;
+        case 'r':
+            o.rawlog = 1;
+            break;
+        case 'p':
+            o.pcap = 1;
+            break;
+        case 'P': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end != '\0' || v < 1 || v > 65535) {
+                fprintf(stderr, "imaptap decode: --port: \"%s\" must be 1-65535\n", optarg);
+                return 2;
+            }
+            o.port = (int)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -317,6 +360,10 @@ int decode_main(int argc, char **argv)
             fprintf(stderr, "imaptap decode: bad option (see imaptap decode --help)\n");
             return 2;
         }
+    }
+    if (o.rawlog && o.pcap) {
+        fprintf(stderr, "imaptap decode: --rawlog and --pcap exclude each other\n");
+        return 2;
     }
     if (optind >= argc) {
         fprintf(stderr, "imaptap decode: no FILE given (see imaptap decode --help)\n");

@@ -207,6 +207,19 @@ static int run(const struct options *o)
             return 2;
         }
     }
+    if (o->keylog != NULL) {
+        if (tls_keylog_open(o->keylog, err, sizeof(err)) < 0) {
+            fprintf(stderr, "imaptap: %s\n", err);
+            SSL_CTX_free(px.server_ctx);
+            SSL_CTX_free(px.client_ctx);
+            return 2;
+        }
+        tls_keylog_enable(px.server_ctx);
+        tls_keylog_enable(px.client_ctx);
+        fprintf(stderr, "imaptap: warning: --keylog %s: the TLS secrets of every session are "
+                        "written there; with a packet capture anyone can read the traffic\n",
+                o->keylog);
+    }
     px.log = jlog_open(o->log_path, &o->log, err, sizeof(err));
     if (px.log == NULL) {
         fprintf(stderr, "imaptap: --log: %s\n", err);
@@ -288,6 +301,7 @@ out:
     event_base_free(px.base);
     SSL_CTX_free(px.server_ctx);
     SSL_CTX_free(px.client_ctx);
+    tls_keylog_close();
     return px.exit_status;
 }
 

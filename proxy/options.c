@@ -114,6 +114,9 @@ static void usage(void)
         "      --keepalive-mode noop|idle       (default: noop)\n"
         "      --keepalive-max SECONDS  stop keeping a silent client alive after this\n"
         "                           (default: 86400)\n"
+        "      --keylog FILE        write the TLS secrets of both legs to FILE (SSLKEYLOGFILE\n"
+        "                           format, for Wireshark); off by default: anyone with the\n"
+        "                           file and a packet capture can read every session\n"
         "      --config FILE        read options from FILE (name = value per line)\n"
         "  -h, --help               this text\n"
         "  -V, --version            the version\n");
@@ -241,7 +244,7 @@ static int readable_file(const char *name, const char *path)
 enum {
     O_CERT = 256, O_KEY, O_UPSTREAM_CA, O_UPSTREAM_INSECURE, O_LOG, O_LOG_LITERALS,
     O_LOG_OVERFLOW, O_NO_REDACT, O_CAPTURE, O_REQUIRE_TLS, O_MAX_SESSIONS, O_DRAIN, O_BUFFER,
-    O_LINE_C2S, O_LINE_S2C, O_KEEPALIVE, O_KA_CMD, O_KA_MODE, O_KA_MAX, O_CONFIG,
+    O_LINE_C2S, O_LINE_S2C, O_KEEPALIVE, O_KA_CMD, O_KA_MODE, O_KA_MAX, O_CONFIG, O_KEYLOG,
 };
 
 static const struct option longopts[] = {
@@ -267,6 +270,7 @@ static const struct option longopts[] = {
     {"keepalive-mode", required_argument, NULL, O_KA_MODE},
     {"keepalive-max", required_argument, NULL, O_KA_MAX},
     {"config", required_argument, NULL, O_CONFIG},
+    {"keylog", required_argument, NULL, O_KEYLOG},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -397,6 +401,9 @@ static int apply(struct options *o, int id, const char *name, const char *v, int
         if (parse_uint(name, v, 1, 365ul * 86400, &n) < 0)
             return -1;
         o->keepalive_max_s = (unsigned)n;
+        return 0;
+    case O_KEYLOG:
+        o->keylog = v;
         return 0;
     case O_CONFIG:
         if (depth > 0) {

@@ -2,8 +2,13 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <stdint.h>
+#include <sys/uio.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -169,6 +174,49 @@ void tls_describe(SSL *ssl, const char *leg, int verified, struct tls_desc *d)
     d->info.peer_subject = d->subject[0] ? d->subject : NULL;
     d->info.peer_sha256 = d->sha256[0] ? d->sha256 : NULL;
     d->info.verified = verified;
+}
+
+static int keylog_fd = -1;
+
+int tls_keylog_open(const char *path, char *err, size_t errlen)
+{
+    /* 0600: whoever reads this file can read every session */
+    keylog_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (keylog_fd < 0) {
+        snprintf(err, errlen, "--keylog %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void keylog_line(const SSL *ssl, const char *line)
+{
+    struct iovec iov[2];
+    ssize_t n;
+
+    (void)ssl;
+    if (keylog_fd < 0)
+        return;
+    iov[0].iov_base = (void *)(uintptr_t)line;
+    iov[0].iov_len = strlen(line);
+    iov[1].iov_base = (void *)(uintptr_t) "\n";
+    iov[1].iov_len = 1;
+    /* one writev per line: lines of concurrent handshakes never interleave */
+    n = writev(keylog_fd, iov, 2);
+    (void)n;
+}
+
+void tls_keylog_enable(SSL_CTX *ctx)
+{
+    if (ctx != NULL && keylog_fd >= 0)
+        SSL_CTX_set_keylog_callback(ctx, keylog_line);
+}
+
+void tls_keylog_close(void)
+{
+    if (keylog_fd >= 0)
+        close(keylog_fd);
+    keylog_fd = -1;
 }
 
 void tls_failure(SSL *ssl, unsigned long err, char *buf, size_t buflen)

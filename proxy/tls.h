@@ -33,6 +33,14 @@ struct tls_desc {
 };
 void tls_describe(SSL *ssl, const char *leg, int verified, struct tls_desc *d);
 
+/* --keylog: the TLS secrets of both legs go to path in the SSLKEYLOGFILE
+ * format (appended, one line per secret, flushed at once), so a packet
+ * capture taken beside imaptap can be decrypted by Wireshark.  Returns 0, or
+ * -1 with a one-line message in err. */
+int tls_keylog_open(const char *path, char *err, size_t errlen);
+void tls_keylog_enable(SSL_CTX *ctx);
+void tls_keylog_close(void);
+
 /* Why a handshake failed, in one line (verify result or the OpenSSL error). */
 void tls_failure(SSL *ssl, unsigned long err, char *buf, size_t buflen);
 

@@ -30,7 +30,7 @@ LIB_CMOCKA := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 PARSER_SRCS := parser/imap_types.c parser/imap_arena.c parser/imap_lex.c parser/imap_token.c \
 	parser/imap_utf7.c parser/imap_command.c parser/imap_response.c parser/imap_sasl.c \
-	parser/imap_caps.c parser/imap_relay.c parser/imap_session.c
+	parser/imap_caps.c parser/imap_relay.c parser/imap_session.c parser/imap_keepalive.c
 LOGGER_SRCS := logger/utf8.c logger/jlog.c logger/jlog_sink.c logger/capture.c
 # proxy/ files that need neither libevent nor OpenSSL (decode, replay) are
 # also linked into tests and benchmarks

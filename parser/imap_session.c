@@ -5,107 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap_arena.h"
 #include "imap_caps.h"
-#include "imap_msg.h"
-#include "imap_relay.h"
-#include "imap_sasl.h"
+#include "imap_session_int.h"
 #include "imap_token.h"
-
-#define INFLIGHT_MAX 1024 /* commands in flight before it is an anomaly */
-#define CMD_NAME_MAX 40
-#define NAME_MAX_STORED 1024 /* mailbox names and users kept in the session */
-
-/* A command the client sent whose completion has not come yet. */
-struct inflight {
-    char tag[IMAP_LEX_TAG_MAX + 1];
-    size_t tag_len;
-    char cmd[CMD_NAME_MAX]; /* "UID FETCH" */
-    enum imap_cmd_id id;
-    int complete;           /* its whole unit has arrived */
-    int local;              /* answered by imaptap, never sent upstream */
-    int expungeissued;      /* local answer: NO [EXPUNGEISSUED] (containment) */
-    int decide_at_end;      /* containment: relay or refuse once the whole line is in */
-    int64_t t_mono;         /* when it completed: latency starts here */
-    char *mailbox;          /* SELECT/EXAMINE target */
-    char *user;             /* LOGIN user */
-};
-
-/* How the relay treats the unit in progress of a direction. */
-enum unit_mode {
-    UM_UNDECIDED, /* head not seen yet: bytes wait */
-    UM_STREAM,    /* pass bytes as they come */
-    UM_HOLD,      /* keep until the unit ends, then decide (capability edits) */
-    UM_DROP,      /* drop the whole unit (answered locally) */
-    UM_KA_HOLD,   /* move it aside for the client's next command (containment) */
-};
-
-struct dir_state {
-    struct imap_lex *lx;
-    struct imap_arena arena;
-    struct imap_relay relay;
-    enum unit_mode mode;
-    uint64_t popped;         /* input bytes of operations handed out */
-    uint64_t discard_from;   /* DISCARD mode: offset where it began */
-    uint64_t discard_logged; /* bytes already reported as discarded */
-    int discarding;
-};
-
-struct imap_session {
-    struct imap_session_config cfg;
-    imap_event_cb *cb;
-    void *cb_arg;
-    struct dir_state d[2];
-    int64_t wall_us, mono_us;
-    enum imap_state state;
-    int greeting_seen;
-    int failed;              /* out of memory: parsing stopped */
-    uint64_t commands;
-    char *user;
-    char *mailbox;           /* selected */
-    int utf8;                /* UTF8=ACCEPT or IMAP4rev2 enabled */
-    int logged_out, bye;
-
-    struct inflight *cmds;
-    size_t ncmds, cmds_size;
-
-    /* the command whose sync literal waits for "+" (index in cmds, or -1) */
-    long await_plus;
-    /* AUTHENTICATE exchange in progress */
-    int sasl_active;
-    char sasl_tag[IMAP_LEX_TAG_MAX + 1];
-    struct imap_sasl sasl;
-    /* IDLE */
-    int idle_pending;        /* IDLE sent, no "+" yet */
-    int idle_plus_late;      /* DONE came before the "+": the "+" is still due */
-    int idle_active;         /* "+" seen, no DONE yet */
-    char idle_tag[IMAP_LEX_TAG_MAX + 1];
-    int64_t idle_start;
-    /* STARTTLS */
-    int starttls_pending;    /* a STARTTLS command waits for its completion */
-    char starttls_tag[IMAP_LEX_TAG_MAX + 1];
-    int starttls_local;      /* imaptap answers it itself */
-    /* keepalive: one synthetic command at a time */
-    int ka_pending;
-    int ka_search;           /* the outstanding one is SEARCH UID * */
-    int ka_idle;             /* the outstanding one is IDLE */
-    int ka_idle_started;     /* its "+" came */
-    int ka_done_sent;        /* DONE went out: its tagged OK ends it */
-    int ka_want_done;        /* the client spoke before the "+": DONE right after it */
-    int ka_renew;            /* DONE for a fresh IDLE, not for the client */
-    int ka_stopped;
-    int64_t ka_wait_since;   /* a reply is awaited since (0: none) */
-    int server_idle;         /* the server advertised IDLE */
-    /* containment: server responses held for the client's next command */
-    int held;
-    uint64_t held_count, held_bytes;
-    unsigned ka_counter;
-    int64_t ka_sent;
-    char ka_tag[48];
-    /* recent client tags, so a synthetic tag never repeats one */
-    char recent_tags[8][24];
-    unsigned recent_next;
-};
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -143,19 +45,19 @@ static void set_owned(char **slot, char *value)
     *slot = value;
 }
 
-static struct imap_str cstr(const char *s)
+struct imap_str sess_cstr(const char *s)
 {
     return s != NULL ? (struct imap_str){s, strlen(s)} : IMAP_STR_NULL;
 }
 
-static void emit(struct imap_session *s, struct imap_event *ev)
+void sess_emit(struct imap_session *s, struct imap_event *ev)
 {
     ev->ts_us = s->wall_us;
     if (s->cb != NULL)
         s->cb(s->cb_arg, ev);
 }
 
-static void event_init(struct imap_event *ev, enum imap_ev_type type)
+void sess_event_init(struct imap_event *ev, enum imap_ev_type type)
 {
     memset(ev, 0, sizeof(*ev));
     ev->type = type;
@@ -172,25 +74,25 @@ static void event_head(struct imap_event *ev, enum imap_ev_type type)
     ev->ts_us = 0;
 }
 
-static void event_dir(struct imap_event *ev, enum imap_dir dir, uint64_t off)
+void sess_event_dir(struct imap_event *ev, enum imap_dir dir, uint64_t off)
 {
     ev->has_dir = 1;
     ev->dir = dir;
     ev->off = off;
 }
 
-static void emit_anomaly(struct imap_session *s, int has_dir, enum imap_dir dir, uint64_t off,
+void sess_emit_anomaly(struct imap_session *s, int has_dir, enum imap_dir dir, uint64_t off,
                          const char *kind, struct imap_str tag, const char *text)
 {
     struct imap_event ev;
 
-    event_init(&ev, IMAP_EV_ANOMALY);
+    sess_event_init(&ev, IMAP_EV_ANOMALY);
     if (has_dir)
-        event_dir(&ev, dir, off);
-    ev.u.anomaly.kind = cstr(kind);
+        sess_event_dir(&ev, dir, off);
+    ev.u.anomaly.kind = sess_cstr(kind);
     ev.u.anomaly.tag = tag;
-    ev.u.anomaly.text = cstr(text);
-    emit(s, &ev);
+    ev.u.anomaly.text = sess_cstr(text);
+    sess_emit(s, &ev);
 }
 
 static void emit_limit(struct imap_session *s, enum imap_dir dir, uint64_t off, const char *what,
@@ -198,12 +100,12 @@ static void emit_limit(struct imap_session *s, enum imap_dir dir, uint64_t off, 
 {
     struct imap_event ev;
 
-    event_init(&ev, IMAP_EV_LIMIT);
-    event_dir(&ev, dir, off);
-    ev.u.limit.what = cstr(what);
+    sess_event_init(&ev, IMAP_EV_LIMIT);
+    sess_event_dir(&ev, dir, off);
+    ev.u.limit.what = sess_cstr(what);
     ev.u.limit.value = value;
     ev.u.limit.max = max;
-    emit(s, &ev);
+    sess_emit(s, &ev);
 }
 
 static void emit_parse_error(struct imap_session *s, enum imap_dir dir, uint64_t off,
@@ -212,17 +114,17 @@ static void emit_parse_error(struct imap_session *s, enum imap_dir dir, uint64_t
 {
     struct imap_event ev;
 
-    event_init(&ev, IMAP_EV_PARSE_ERROR);
-    event_dir(&ev, dir, off);
-    ev.u.parse_error.reason = cstr(reason);
+    sess_event_init(&ev, IMAP_EV_PARSE_ERROR);
+    sess_event_dir(&ev, dir, off);
+    ev.u.parse_error.reason = sess_cstr(reason);
     ev.u.parse_error.excerpt = excerpt;
-    ev.u.parse_error.resync = cstr(resync);
+    ev.u.parse_error.resync = sess_cstr(resync);
     ev.u.parse_error.tag = tag;
     ev.u.parse_error.cmd = cmd;
-    emit(s, &ev);
+    sess_emit(s, &ev);
 }
 
-static double ms_since(const struct imap_session *s, int64_t t)
+double sess_ms_since(const struct imap_session *s, int64_t t)
 {
     int64_t d = s->mono_us - t;
     return d > 0 ? (double)d / 1000.0 : 0.0;
@@ -269,10 +171,10 @@ static struct inflight *inflight_add(struct imap_session *s, struct imap_str tag
     if (tag.len > IMAP_LEX_TAG_MAX)
         tag.len = IMAP_LEX_TAG_MAX;
     if (inflight_find(s, tag) >= 0)
-        emit_anomaly(s, 1, IMAP_C2S, off, "duplicate_tag", tag,
+        sess_emit_anomaly(s, 1, IMAP_C2S, off, "duplicate_tag", tag,
                      "a command with this tag is still in flight");
     if (s->ncmds >= INFLIGHT_MAX) {
-        emit_anomaly(s, 1, IMAP_C2S, off, "too_many_in_flight", tag,
+        sess_emit_anomaly(s, 1, IMAP_C2S, off, "too_many_in_flight", tag,
                      "oldest command forgotten");
         inflight_remove(s, 0);
     }
@@ -302,7 +204,7 @@ static struct inflight *inflight_add(struct imap_session *s, struct imap_str tag
 /* ------------------------------------------------------------ heads of lines */
 
 /* Splits the first n space-separated words of a line head. */
-static size_t head_words(const struct imap_unit *u, struct imap_str *w, size_t n)
+size_t sess_head_words(const struct imap_unit *u, struct imap_str *w, size_t n)
 {
     const char *p = u->text, *end = u->text + u->text_len;
     size_t k = 0;
@@ -324,7 +226,7 @@ static size_t head_words(const struct imap_unit *u, struct imap_str *w, size_t n
 static int command_head(const struct imap_unit *u, struct imap_str *tag, struct imap_str *cmd)
 {
     struct imap_str w[3];
-    size_t n = head_words(u, w, 3);
+    size_t n = sess_head_words(u, w, 3);
 
     if (n < 2 || w[0].len == 0 || w[1].len == 0)
         return -1;
@@ -352,7 +254,7 @@ static int caps_locate(const char *t, size_t n, int complete, struct imap_str *l
 
     tmp.text = t;
     tmp.text_len = n;
-    k = head_words(&tmp, w, 3);
+    k = sess_head_words(&tmp, w, 3);
     if (k >= 2 && w[0].len == 1 && w[0].p[0] == '*' && imap_str_eq_ci(w[1], "CAPABILITY")) {
         p = w[1].p + w[1].len;
         if (p < end && *p == ' ')
@@ -526,78 +428,7 @@ static void set_user(struct imap_session *s, const char *user)
 {
     if (user == NULL || user[0] == '\0')
         return;
-    set_owned(&s->user, dup_str(cstr(user), NAME_MAX_STORED));
-}
-
-/* ------------------------------------------------------------ containment */
-
-/* EXPUNGE, or VANISHED without (EARLIER): a message went away. */
-static int expunge_like(const struct imap_unit *u)
-{
-    struct imap_str w[3];
-    size_t n;
-
-    if (u->kind != IMAP_UNIT_DATA)
-        return 0;
-    n = head_words(u, w, 3);
-    if (n >= 3 && imap_str_eq_ci(w[2], "EXPUNGE"))
-        return 1;
-    return n >= 2 && imap_str_eq_ci(w[1], "VANISHED") &&
-           !(n >= 3 && imap_str_eq_ci(w[2], "(EARLIER)"));
-}
-
-static uint64_t held_max(const struct imap_session *s)
-{
-    return s->cfg.held_max ? s->cfg.held_max : IMAP_SESSION_HELD_MAX;
-}
-
-/* The held responses go to the client now, ahead of anything later. */
-static void release_held(struct imap_session *s)
-{
-    struct dir_state *sd = &s->d[IMAP_S2C];
-    struct imap_event ev;
-
-    if (!s->held)
-        return;
-    if (s->cfg.relay) {
-        imap_relay_emit(&sd->relay, IMAP_RELAY_RELEASE, NULL, 0);
-        if (sd->mode == UM_KA_HOLD)
-            sd->mode = UM_STREAM; /* the rest of a unit in progress follows */
-    }
-    event_init(&ev, IMAP_EV_KEEPALIVE);
-    ev.u.keepalive.tag = cstr(s->ka_tag);
-    ev.u.keepalive.state = IMAP_STR_LIT("released");
-    ev.u.keepalive.has_held = 1;
-    ev.u.keepalive.held = s->held_count;
-    emit(s, &ev);
-    s->held = 0;
-    s->held_count = s->held_bytes = 0;
-}
-
-/* Sequence-number commands that can be judged by their name (non-UID). */
-static int msn_by_name(const struct inflight *c)
-{
-    if (strncmp(c->cmd, "UID ", 4) == 0)
-        return 0;
-    switch (c->id) {
-    case IMAP_CMD_FETCH:
-    case IMAP_CMD_STORE:
-    case IMAP_CMD_COPY:
-    case IMAP_CMD_MOVE:
-    case IMAP_CMD_SEARCH:
-    case IMAP_CMD_SORT:
-    case IMAP_CMD_THREAD:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* UID SEARCH/SORT/THREAD: sequence sets may hide in the criteria. */
-static int msn_in_criteria(const struct inflight *c)
-{
-    return strncmp(c->cmd, "UID ", 4) == 0 &&
-           (c->id == IMAP_CMD_SEARCH || c->id == IMAP_CMD_SORT || c->id == IMAP_CMD_THREAD);
+    set_owned(&s->user, dup_str(sess_cstr(user), NAME_MAX_STORED));
 }
 
 /* ------------------------------------------------------------ client units */
@@ -631,14 +462,14 @@ static void c2s_head(void *arg, const struct imap_unit *u)
         c->local = 1;
     if (!c->local && s->held) {
         /* the server's numbering moved on while the client's did not */
-        if (msn_by_name(c)) {
+        if (imap_ka_msn_by_name(c)) {
             c->local = c->expungeissued = 1;
-        } else if (msn_in_criteria(c)) {
+        } else if (imap_ka_msn_in_criteria(c)) {
             c->decide_at_end = 1;
             ds->mode = UM_HOLD;
             return;
         } else {
-            release_held(s);
+            imap_ka_release(s);
         }
     }
     if (c->local)
@@ -701,9 +532,9 @@ static unsigned literal_flags(const struct imap_unit *u)
 static void unit_anomalies(struct imap_session *s, const struct imap_unit *u)
 {
     if (u->flags & IMAP_UNIT_BARE_LF)
-        emit_anomaly(s, 1, u->dir, u->off, "bare_lf", IMAP_STR_NULL, "line ended in LF without CR");
+        sess_emit_anomaly(s, 1, u->dir, u->off, "bare_lf", IMAP_STR_NULL, "line ended in LF without CR");
     if (u->flags & IMAP_UNIT_BARE_CR)
-        emit_anomaly(s, 1, u->dir, u->off, "bare_cr", IMAP_STR_NULL, "CR without LF inside a line");
+        sess_emit_anomaly(s, 1, u->dir, u->off, "bare_cr", IMAP_STR_NULL, "CR without LF inside a line");
 }
 
 static void local_reply(struct imap_session *s, struct inflight *c, const char *status,
@@ -715,16 +546,16 @@ static void local_reply(struct imap_session *s, struct inflight *c, const char *
     snprintf(line, sizeof(line), "%.*s %s [%s] %s\r\n", (int)c->tag_len, c->tag, status, code,
              text);
     relay_answer_client(s, line);
-    event_init(&ev, IMAP_EV_TAGGED);
+    sess_event_init(&ev, IMAP_EV_TAGGED);
     ev.flags = IMAP_EVF_LOCAL;
     ev.u.tagged.tag = tag_of(c);
-    ev.u.tagged.status = cstr(status);
-    ev.u.tagged.code = cstr(code);
-    ev.u.tagged.text = cstr(text);
-    ev.u.tagged.cmd = cstr(c->cmd);
+    ev.u.tagged.status = sess_cstr(status);
+    ev.u.tagged.code = sess_cstr(code);
+    ev.u.tagged.text = sess_cstr(text);
+    ev.u.tagged.cmd = sess_cstr(c->cmd);
     ev.u.tagged.has_state = 1;
     ev.u.tagged.state = s->state;
-    emit(s, &ev);
+    sess_emit(s, &ev);
 }
 
 static void command_done(struct imap_session *s, const struct imap_unit *u,
@@ -807,21 +638,21 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u, int h
                          "next_line", cmd.ev.tag, cmd.ev.cmd);
     } else {
         event_head(&ev, IMAP_EV_COMMAND);
-        event_dir(&ev, IMAP_C2S, u->off);
+        sess_event_dir(&ev, IMAP_C2S, u->off);
         ev.flags = literal_flags(u);
         if (cmd.lossy)
             ev.flags |= IMAP_EVF_LOSSY;
         if (cmd.depth_exceeded)
             ev.flags |= IMAP_EVF_TRUNCATED;
         ev.u.command = cmd.ev;
-        emit(s, &ev);
+        sess_emit(s, &ev);
     }
     if (held_line) {
         /* containment: relay it only when its criteria hold no sequence set */
         if (c != NULL && c->decide_at_end && (rc < 0 || cmd.msn))
             c->local = c->expungeissued = 1;
         else
-            release_held(s);
+            imap_ka_release(s);
         relay_decide_to(s, IMAP_C2S, c != NULL && c->local ? IMAP_RELAY_DROP : IMAP_RELAY_PASS,
                         u->off + u->len);
     }
@@ -830,10 +661,10 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u, int h
     command_done(s, u, rc < 0 ? NULL : &cmd, c);
     if (c->id == IMAP_CMD_STARTTLS && rc == 0) {
         struct imap_event sev;
-        event_init(&sev, IMAP_EV_STARTTLS);
+        sess_event_init(&sev, IMAP_EV_STARTTLS);
         sev.u.starttls.leg = IMAP_STR_LIT("client");
         sev.u.starttls.state = IMAP_STR_LIT("requested");
-        emit(s, &sev);
+        sess_emit(s, &sev);
     }
     if (c->local && c->expungeissued) {
         local_reply(s, c, "NO", "EXPUNGEISSUED",
@@ -855,11 +686,11 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u, int h
                 struct imap_event sev;
                 local_reply(s, c, "NO", "CANNOT", "STARTTLS is not available here");
                 s->starttls_pending = 0;
-                event_init(&sev, IMAP_EV_STARTTLS);
+                sess_event_init(&sev, IMAP_EV_STARTTLS);
                 sev.u.starttls.leg = IMAP_STR_LIT("client");
                 sev.u.starttls.state = IMAP_STR_LIT("failed");
                 sev.u.starttls.text = IMAP_STR_LIT("no certificate for the client leg");
-                emit(s, &sev);
+                sess_emit(s, &sev);
             }
             break;
         default:
@@ -872,13 +703,13 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u, int h
             snprintf(line, sizeof(line), "%.*s OK Begin TLS negotiation now\r\n",
                      (int)c->tag_len, c->tag);
             relay_answer_client(s, line);
-            event_init(&sev, IMAP_EV_TAGGED);
+            sess_event_init(&sev, IMAP_EV_TAGGED);
             sev.flags = IMAP_EVF_LOCAL;
             sev.u.tagged.tag = tag_of(c);
             sev.u.tagged.status = IMAP_STR_LIT("OK");
             sev.u.tagged.text = IMAP_STR_LIT("Begin TLS negotiation now");
-            sev.u.tagged.cmd = cstr(c->cmd);
-            emit(s, &sev);
+            sev.u.tagged.cmd = sess_cstr(c->cmd);
+            sess_emit(s, &sev);
             s->starttls_pending = 0;
             ds->discarding = 1;
             ds->discard_from = u->off + u->len;
@@ -922,31 +753,31 @@ static void c2s_text(struct imap_session *s, const struct imap_unit *u)
     struct imap_str line = {u->text, u->text_len};
 
     if (s->sasl_active) {
-        event_init(&ev, IMAP_EV_CLIENT_LINE);
-        event_dir(&ev, IMAP_C2S, u->off);
+        sess_event_init(&ev, IMAP_EV_CLIENT_LINE);
+        sess_event_dir(&ev, IMAP_C2S, u->off);
         ev.u.client_line.kind = IMAP_STR_LIT("sasl");
-        ev.u.client_line.tag = cstr(s->sasl_tag);
+        ev.u.client_line.tag = sess_cstr(s->sasl_tag);
         ev.u.client_line.len = u->text_len;
         if (u->text_len == 1 && u->text[0] == '*')
             ev.flags |= IMAP_EVF_CANCEL;
         imap_sasl_response(&s->sasl, line);
-        emit(s, &ev);
+        sess_emit(s, &ev);
         return;
     }
     if (s->idle_pending || s->idle_active) {
         if (imap_str_eq_ci(line, "DONE")) {
-            event_init(&ev, IMAP_EV_IDLE);
-            event_dir(&ev, IMAP_C2S, u->off);
-            ev.u.idle.tag = cstr(s->idle_tag);
+            sess_event_init(&ev, IMAP_EV_IDLE);
+            sess_event_dir(&ev, IMAP_C2S, u->off);
+            ev.u.idle.tag = sess_cstr(s->idle_tag);
             ev.u.idle.state = IMAP_STR_LIT("done");
             if (s->idle_active) {
                 ev.u.idle.has_ms = 1;
-                ev.u.idle.ms = ms_since(s, s->idle_start);
+                ev.u.idle.ms = sess_ms_since(s, s->idle_start);
             }
-            emit(s, &ev);
+            sess_emit(s, &ev);
         } else {
             emit_parse_error(s, IMAP_C2S, u->off, IMAP_ERR_SYNTAX, text_excerpt(s, u),
-                             "next_line", cstr(s->idle_tag), IMAP_STR_LIT("IDLE"));
+                             "next_line", sess_cstr(s->idle_tag), IMAP_STR_LIT("IDLE"));
         }
         /* after DONE the client may pipeline its next command at once */
         s->idle_plus_late = s->idle_pending;
@@ -980,211 +811,6 @@ static void c2s_unit(void *arg, const struct imap_unit *u)
         c2s_text(s, u);
 }
 
-/* ---------------------------------------------------------------- keepalive */
-
-
-enum ka_kind { KA_NOT_OURS, KA_COMPLETION, KA_SEARCH_ANSWER, KA_IDLE_PLUS };
-
-/* Is this server line the reply to imaptap's own keepalive command? */
-static enum ka_kind ka_reply(const struct imap_session *s, const struct imap_unit *u)
-{
-    struct imap_str w[3];
-    size_t n = head_words(u, w, 3);
-
-    if (n == 0)
-        return KA_NOT_OURS;
-    if (u->kind == IMAP_UNIT_CONTINUE && s->ka_idle && !s->ka_idle_started)
-        return KA_IDLE_PLUS;
-    if (u->kind == IMAP_UNIT_TAGGED && w[0].len == strlen(s->ka_tag) &&
-        memcmp(w[0].p, s->ka_tag, w[0].len) == 0)
-        return KA_COMPLETION;
-    if (u->kind != IMAP_UNIT_DATA || !s->ka_search || n < 2 || w[0].len != 1)
-        return KA_NOT_OURS;
-    /* client commands wait while ours is out, so a SEARCH answer is ours */
-    if (imap_str_eq_ci(w[1], "SEARCH"))
-        return KA_SEARCH_ANSWER;
-    if (imap_str_eq_ci(w[1], "ESEARCH") && n >= 3) {
-        /* (TAG "PXK1") */
-        const char *p = w[2].p, *end = u->text + u->text_len;
-        size_t tl = strlen(s->ka_tag);
-        if (end - p > 6 && imap_str_eq_ci((struct imap_str){p, 5}, "(TAG ")) {
-            p += 5;
-            if (p < end && *p == '"')
-                p++;
-            if ((size_t)(end - p) >= tl && memcmp(p, s->ka_tag, tl) == 0 &&
-                (size_t)(end - p) > tl && (p[tl] == '"' || p[tl] == ')'))
-                return KA_SEARCH_ANSWER;
-        }
-    }
-    return KA_NOT_OURS;
-}
-
-static int ka_safe(const struct imap_session *s)
-{
-    const struct dir_state *c = &s->d[IMAP_C2S], *v = &s->d[IMAP_S2C];
-
-    return s->greeting_seen && !s->failed &&
-           (s->state == IMAP_STATE_AUTHENTICATED || s->state == IMAP_STATE_SELECTED) &&
-           s->ncmds == 0 && !s->ka_pending && !s->sasl_active && !s->idle_pending &&
-           !s->idle_active && !s->starttls_pending && !s->logged_out && !s->bye &&
-           !c->discarding && !v->discarding && imap_lex_at_boundary(c->lx) &&
-           imap_lex_mode(c->lx) == IMAP_LEX_NORMAL && imap_lex_mode(v->lx) == IMAP_LEX_NORMAL &&
-           (!s->cfg.relay || imap_session_relay_pending(s, IMAP_C2S) == 0);
-}
-
-static int ka_tag_used(const struct imap_session *s, const char *tag)
-{
-    size_t i;
-
-    for (i = 0; i < 8; i++)
-        if (strcmp(s->recent_tags[i], tag) == 0)
-            return 1;
-    return 0;
-}
-
-static void ka_write(struct imap_session *s, const char *line, size_t n)
-{
-    if (s->cfg.relay)
-        imap_relay_emit(&s->d[IMAP_C2S].relay, IMAP_RELAY_INSERT, line, n);
-}
-
-/* Sends a new keepalive command: IDLE, SEARCH UID * or NOOP. */
-static void ka_send(struct imap_session *s)
-{
-    const char *prefix = s->cfg.ka_tag_prefix ? s->cfg.ka_tag_prefix : "PXK";
-    const char *verb;
-    char line[96];
-    struct imap_event ev;
-    int n;
-
-    do {
-        snprintf(s->ka_tag, sizeof(s->ka_tag), "%.24s%u", prefix, ++s->ka_counter);
-    } while (ka_tag_used(s, s->ka_tag));
-    /* IDLE only where the server has it; SEARCH only in the selected state */
-    s->ka_idle = s->cfg.ka_idle && s->server_idle;
-    s->ka_search = !s->ka_idle && s->cfg.ka_cmd == IMAP_KA_SEARCH &&
-                   s->state == IMAP_STATE_SELECTED;
-    s->ka_idle_started = s->ka_done_sent = s->ka_want_done = s->ka_renew = 0;
-    verb = s->ka_idle ? "IDLE" : s->ka_search ? "SEARCH UID *" : "NOOP";
-    n = snprintf(line, sizeof(line), "%s %s\r\n", s->ka_tag, verb);
-    ka_write(s, line, (size_t)n);
-    s->ka_pending = 1;
-    s->ka_sent = s->mono_us;
-    s->ka_wait_since = s->mono_us ? s->mono_us : 1;
-    event_init(&ev, IMAP_EV_KEEPALIVE);
-    ev.u.keepalive.tag = cstr(s->ka_tag);
-    ev.u.keepalive.cmd = s->ka_idle ? IMAP_STR_LIT("IDLE")
-                         : s->ka_search ? IMAP_STR_LIT("SEARCH") : IMAP_STR_LIT("NOOP");
-    ev.u.keepalive.state = IMAP_STR_LIT("sent");
-    emit(s, &ev);
-}
-
-/* Ends imaptap's own IDLE (DONE); its tagged OK completes it. */
-static void ka_done(struct imap_session *s, int renew)
-{
-    if (!s->ka_idle_started) {
-        s->ka_want_done = 1; /* right after the "+" */
-        s->ka_renew = renew;
-        return;
-    }
-    if (s->ka_done_sent)
-        return;
-    ka_write(s, "DONE\r\n", 6);
-    s->ka_done_sent = 1;
-    s->ka_renew = renew;
-    s->ka_wait_since = s->mono_us ? s->mono_us : 1;
-}
-
-int imap_session_keepalive(struct imap_session *s)
-{
-    if (s->ka_stopped || imap_lex_mode(s->d[IMAP_C2S].lx) == IMAP_LEX_RAW ||
-        imap_lex_mode(s->d[IMAP_S2C].lx) == IMAP_LEX_RAW)
-        return -1;
-    if (s->ka_pending && s->ka_idle) {
-        /* imaptap's IDLE has run for an interval: a fresh one (RFC 2177: at
-         * least every 29 minutes) */
-        ka_done(s, 1);
-        return 1;
-    }
-    if (!ka_safe(s))
-        return 0;
-    ka_send(s);
-    return 1;
-}
-
-void imap_session_keepalive_interrupt(struct imap_session *s)
-{
-    if (s->ka_pending && s->ka_idle)
-        ka_done(s, 0);
-}
-
-int imap_session_holding(const struct imap_session *s)
-{
-    return s->held;
-}
-
-int64_t imap_session_keepalive_waiting(const struct imap_session *s)
-{
-    return s->ka_pending ? s->ka_wait_since : 0;
-}
-
-int imap_session_keepalive_pending(const struct imap_session *s)
-{
-    return s->ka_pending;
-}
-
-/* The server answered the keepalive: log it, never relay it. */
-static void ka_unit(struct imap_session *s, const struct imap_unit *u, enum ka_kind kind,
-                    struct imap_response *r, int rc)
-{
-    struct imap_event ev;
-    int renew;
-
-    if (kind == KA_SEARCH_ANSWER) {
-        event_init(&ev, IMAP_EV_UNTAGGED);
-        event_dir(&ev, IMAP_S2C, u->off);
-        ev.flags = IMAP_EVF_SWALLOWED;
-        if (rc == 0)
-            ev.u.untagged = r->untagged;
-        else
-            ev.u.untagged.name = IMAP_STR_LIT("SEARCH");
-        emit(s, &ev);
-        return;
-    }
-    event_init(&ev, IMAP_EV_KEEPALIVE);
-    event_dir(&ev, IMAP_S2C, u->off);
-    ev.u.keepalive.tag = cstr(s->ka_tag);
-    if (kind == KA_IDLE_PLUS) {
-        s->ka_idle_started = 1;
-        s->ka_wait_since = 0; /* an IDLE may last: no reply is due now */
-        ev.u.keepalive.state = IMAP_STR_LIT("idle_start");
-        emit(s, &ev);
-        if (s->ka_want_done)
-            ka_done(s, s->ka_renew);
-        return;
-    }
-    ev.u.keepalive.has_ms = 1;
-    ev.u.keepalive.ms = ms_since(s, s->ka_sent);
-    ev.u.keepalive.has_held = 1;
-    ev.u.keepalive.held = s->held_count;
-    renew = s->ka_idle && s->ka_renew;
-    if (imap_str_eq_ci(r->tagged.status, "OK")) {
-        ev.u.keepalive.state = s->ka_idle ? IMAP_STR_LIT("idle_done") : IMAP_STR_LIT("ok");
-    } else {
-        /* a server that refuses it will refuse it again: stop for this session */
-        ev.u.keepalive.state = imap_str_eq_ci(r->tagged.status, "NO") ? IMAP_STR_LIT("no")
-                                                                       : IMAP_STR_LIT("bad");
-        s->ka_stopped = 1;
-        renew = 0;
-    }
-    s->ka_pending = 0;
-    s->ka_idle = 0;
-    emit(s, &ev);
-    /* a renewal goes straight back into IDLE while the client stays silent */
-    if (renew && ka_safe(s))
-        ka_send(s);
-}
-
 /* ------------------------------------------------------------ server units */
 
 static void s2c_head(void *arg, const struct imap_unit *u)
@@ -1196,17 +822,17 @@ static void s2c_head(void *arg, const struct imap_unit *u)
 
     ds->mode = UM_STREAM;
     if (u->kind == IMAP_UNIT_DATA || u->kind == IMAP_UNIT_STATUS) {
-        if (!s->held && s->ka_pending && expunge_like(u)) {
+        if (!s->held && s->ka_pending && imap_ka_expunge_like(u)) {
             /* the server renumbers for imaptap's command, not the client's */
             s->held = 1;
-            emit_anomaly(s, 1, IMAP_S2C, u->off, "expunge_during_keepalive", cstr(s->ka_tag),
+            sess_emit_anomaly(s, 1, IMAP_S2C, u->off, "expunge_during_keepalive", sess_cstr(s->ka_tag),
                          "held until the client's next command that allows it");
         }
         if (s->held) {
             struct imap_str w[2];
-            if (u->kind == IMAP_UNIT_STATUS && head_words(u, w, 2) == 2 &&
+            if (u->kind == IMAP_UNIT_STATUS && sess_head_words(u, w, 2) == 2 &&
                 imap_str_eq_ci(w[1], "BYE")) {
-                release_held(s); /* everything, then the BYE */
+                imap_ka_release(s); /* everything, then the BYE */
             } else {
                 ds->mode = UM_KA_HOLD; /* in the server's order, after the first */
                 return;
@@ -1215,12 +841,12 @@ static void s2c_head(void *arg, const struct imap_unit *u)
     }
     if (s->ka_pending) {
         struct imap_str w[2];
-        if (ka_reply(s, u) != KA_NOT_OURS) {
+        if (imap_ka_reply(s, u) != KA_NOT_OURS) {
             ds->mode = UM_DROP; /* never reaches the client */
             return;
         }
         /* an ESEARCH's (TAG "x") may lie past the head: decide at its end */
-        if (s->ka_search && u->kind == IMAP_UNIT_DATA && head_words(u, w, 2) == 2 &&
+        if (s->ka_search && u->kind == IMAP_UNIT_DATA && sess_head_words(u, w, 2) == 2 &&
             imap_str_eq_ci(w[1], "ESEARCH")) {
             ds->mode = UM_HOLD;
             return;
@@ -1234,7 +860,7 @@ static void s2c_head(void *arg, const struct imap_unit *u)
         ds->mode = UM_HOLD;
     if (u->kind == IMAP_UNIT_TAGGED && s->starttls_pending && !s->starttls_local) {
         struct imap_str w[1];
-        if (head_words(u, w, 1) == 1 && imap_str_eq_ci(w[0], s->starttls_tag) &&
+        if (sess_head_words(u, w, 1) == 1 && imap_str_eq_ci(w[0], s->starttls_tag) &&
             strlen(s->starttls_tag) == w[0].len)
             ds->mode = UM_HOLD;
     }
@@ -1284,7 +910,7 @@ static void s2c_caps_edit(struct imap_session *s, const struct imap_unit *u,
         return;
     if ((u->flags & IMAP_UNIT_TRUNCATED) || u->nlits_all > 0 || u->len > hold_max(s)) {
         /* too long to hold: relayed as it came, and the log says so */
-        emit_anomaly(s, 1, IMAP_S2C, u->off, "capability_line_not_edited", IMAP_STR_NULL,
+        sess_emit_anomaly(s, 1, IMAP_S2C, u->off, "capability_line_not_edited", IMAP_STR_NULL,
                      "a capability line too long or with a literal is relayed unedited");
         return;
     }
@@ -1324,50 +950,50 @@ static void s2c_continue(struct imap_session *s, const struct imap_unit *u,
     struct imap_event ev;
     struct inflight *c;
 
-    event_init(&ev, IMAP_EV_CONTINUE);
-    event_dir(&ev, IMAP_S2C, u->off);
+    sess_event_init(&ev, IMAP_EV_CONTINUE);
+    sess_event_dir(&ev, IMAP_S2C, u->off);
     ev.u.cont = r->cont;
     if (s->await_plus >= 0) {
         c = &s->cmds[s->await_plus];
         ev.u.cont.tag = tag_of(c);
         ev.u.cont.for_ = IMAP_STR_LIT("literal");
         s->await_plus = -1;
-        emit(s, &ev);
+        sess_emit(s, &ev);
         imap_lex_literal_go(s->d[IMAP_C2S].lx);
         return;
     }
     if (s->sasl_active) {
-        ev.u.cont.tag = cstr(s->sasl_tag);
+        ev.u.cont.tag = sess_cstr(s->sasl_tag);
         ev.u.cont.for_ = IMAP_STR_LIT("sasl");
         ev.u.cont.text = IMAP_STR_NULL; /* challenges are logged by length */
-        emit(s, &ev);
+        sess_emit(s, &ev);
         return;
     }
     if (s->idle_plus_late) {
         /* the client said DONE before this "+": it only confirms the IDLE */
         s->idle_plus_late = 0;
-        ev.u.cont.tag = cstr(s->idle_tag);
+        ev.u.cont.tag = sess_cstr(s->idle_tag);
         ev.u.cont.for_ = IMAP_STR_LIT("idle");
-        emit(s, &ev);
+        sess_emit(s, &ev);
         return;
     }
     if (s->idle_pending) {
         s->idle_pending = 0;
         s->idle_active = 1;
         s->idle_start = s->mono_us;
-        event_init(&ev, IMAP_EV_IDLE);
-        event_dir(&ev, IMAP_S2C, u->off);
-        ev.u.idle.tag = cstr(s->idle_tag);
+        sess_event_init(&ev, IMAP_EV_IDLE);
+        sess_event_dir(&ev, IMAP_S2C, u->off);
+        ev.u.idle.tag = sess_cstr(s->idle_tag);
         ev.u.idle.state = IMAP_STR_LIT("start");
-        emit(s, &ev);
+        sess_emit(s, &ev);
         return;
     }
     /* nothing waits for it: an anomaly that carries the text */
-    event_init(&ev, IMAP_EV_ANOMALY);
-    event_dir(&ev, IMAP_S2C, u->off);
+    sess_event_init(&ev, IMAP_EV_ANOMALY);
+    sess_event_dir(&ev, IMAP_S2C, u->off);
     ev.u.anomaly.kind = IMAP_STR_LIT("unexpected_continuation");
     ev.u.anomaly.text = r->cont.text;
-    emit(s, &ev);
+    sess_emit(s, &ev);
 }
 
 static void auth_event(struct imap_session *s, struct inflight *c, struct imap_str status)
@@ -1375,21 +1001,21 @@ static void auth_event(struct imap_session *s, struct inflight *c, struct imap_s
     struct imap_event ev;
     const char *user = NULL;
 
-    event_init(&ev, IMAP_EV_AUTH);
+    sess_event_init(&ev, IMAP_EV_AUTH);
     if (c->id == IMAP_CMD_LOGIN) {
         ev.u.auth.method = IMAP_STR_LIT("LOGIN");
         user = c->user;
     } else {
         ev.u.auth.method = IMAP_STR_LIT("AUTHENTICATE");
-        ev.u.auth.mech = cstr(s->sasl.mech);
+        ev.u.auth.mech = sess_cstr(s->sasl.mech);
         if (!s->sasl.cancelled && s->sasl.user[0] != '\0')
             user = s->sasl.user;
     }
-    ev.u.auth.user = cstr(user);
+    ev.u.auth.user = sess_cstr(user);
     ev.u.auth.status = status;
     if (imap_str_eq_ci(status, "OK"))
         set_user(s, user);
-    emit(s, &ev);
+    sess_emit(s, &ev);
 }
 
 /* What the server can do, as far as keepalive cares. */
@@ -1425,7 +1051,7 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
         }
     }
     if (c == NULL)
-        emit_anomaly(s, 1, IMAP_S2C, u->off, "unknown_tag", t->tag,
+        sess_emit_anomaly(s, 1, IMAP_S2C, u->off, "unknown_tag", t->tag,
                      "a completion for a tag no command used");
     if (c != NULL) {
         switch (c->id) {
@@ -1468,22 +1094,22 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
         }
     }
     event_head(&ev, IMAP_EV_TAGGED);
-    event_dir(&ev, IMAP_S2C, u->off);
+    sess_event_dir(&ev, IMAP_S2C, u->off);
     if (t->ncaps > 0)
         note_server_caps(s, t->caps, t->ncaps);
     ev.u.tagged = *t;
     ev.u.tagged.caps_removed = removed;
     ev.u.tagged.ncaps_removed = nremoved;
     if (c != NULL) {
-        ev.u.tagged.cmd = cstr(c->cmd);
+        ev.u.tagged.cmd = sess_cstr(c->cmd);
         ev.u.tagged.has_ms = 1;
-        ev.u.tagged.ms = ms_since(s, c->t_mono);
+        ev.u.tagged.ms = sess_ms_since(s, c->t_mono);
     }
     ev.u.tagged.has_state = 1;
     ev.u.tagged.state = s->state;
     if (r->lossy)
         ev.flags |= IMAP_EVF_LOSSY;
-    emit(s, &ev);
+    sess_emit(s, &ev);
     if (c == NULL)
         return;
     if (c->id == IMAP_CMD_LOGIN || c->id == IMAP_CMD_AUTHENTICATE)
@@ -1519,11 +1145,11 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
             imap_lex_set_mode(ds->lx, IMAP_LEX_DISCARD);
         } else {
             struct imap_event sev;
-            event_init(&sev, IMAP_EV_STARTTLS);
+            sess_event_init(&sev, IMAP_EV_STARTTLS);
             sev.u.starttls.leg = IMAP_STR_LIT("server");
             sev.u.starttls.state = IMAP_STR_LIT("failed");
             sev.u.starttls.text = t->text;
-            emit(s, &sev);
+            sess_emit(s, &sev);
             if (cs->discarding) {
                 /* refused: the client goes on in plaintext */
                 cs->discarding = 0;
@@ -1560,7 +1186,7 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
     struct imap_event ev;
 
     event_head(&ev, IMAP_EV_UNTAGGED);
-    event_dir(&ev, IMAP_S2C, u->off);
+    sess_event_dir(&ev, IMAP_S2C, u->off);
     if (s->d[IMAP_S2C].mode == UM_KA_HOLD)
         ev.flags |= IMAP_EVF_HELD;
     if (ut->ncaps > 0 && !(ut->name.len == 7 && imap_str_eq_ci(ut->name, "ENABLED")))
@@ -1588,7 +1214,7 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
                 break;
             }
         }
-        ut->mailbox = cstr(mbox);
+        ut->mailbox = sess_cstr(mbox);
     }
     if (ut->name.len == 7 && imap_str_eq_ci(ut->name, "ENABLED")) {
         size_t i;
@@ -1604,7 +1230,7 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
         ev.flags |= IMAP_EVF_TRUNCATED;
     if (r->lossy)
         ev.flags |= IMAP_EVF_LOSSY;
-    emit(s, &ev);
+    sess_emit(s, &ev);
 }
 
 static void s2c_unit(void *arg, const struct imap_unit *u)
@@ -1631,8 +1257,8 @@ static void s2c_unit(void *arg, const struct imap_unit *u)
     }
     if (r.depth_exceeded)
         emit_limit(s, IMAP_S2C, u->off, "depth", IMAP_TOK_DEPTH_MAX + 1, IMAP_TOK_DEPTH_MAX);
-    if (s->ka_pending && (ka = ka_reply(s, u)) != KA_NOT_OURS) {
-        ka_unit(s, u, ka, &r, rc);
+    if (s->ka_pending && (ka = imap_ka_reply(s, u)) != KA_NOT_OURS) {
+        imap_ka_unit(s, u, ka, &r, rc);
         ds->mode = UM_DROP; /* swallowed, also when it was held to be sure */
     } else if (u->kind != IMAP_UNIT_CONTINUE && rc == 0)
         s2c_caps_edit(s, u, &r, &removed, &nremoved);
@@ -1667,11 +1293,11 @@ static void s2c_unit(void *arg, const struct imap_unit *u)
     if (ds->mode == UM_KA_HOLD && s->held) {
         s->held_count++;
         s->held_bytes += u->len;
-        if (s->held_bytes > held_max(s)) {
+        if (s->held_bytes > imap_ka_held_max(s)) {
             /* correctness falls back to "deliver now" (protocol.md §2.10) */
-            emit_anomaly(s, 1, IMAP_S2C, u->off, "held_overflow", cstr(s->ka_tag),
+            sess_emit_anomaly(s, 1, IMAP_S2C, u->off, "held_overflow", sess_cstr(s->ka_tag),
                          "too much held for the client: released");
-            release_held(s);
+            imap_ka_release(s);
         }
     }
     ds->mode = UM_UNDECIDED;
@@ -1696,7 +1322,7 @@ static void lex_problem(struct imap_session *s, enum imap_dir dir, enum imap_lex
         emit_limit(s, dir, off, "tag", value, max);
         break;
     case IMAP_LEX_EARLY_LITERAL:
-        emit_anomaly(s, 1, dir, off, "literal_before_continuation",
+        sess_emit_anomaly(s, 1, dir, off, "literal_before_continuation",
                      s->await_plus >= 0 ? tag_of(&s->cmds[s->await_plus]) : IMAP_STR_NULL,
                      "literal octets sent before the server's \"+\"");
         break;
@@ -1807,14 +1433,14 @@ static void report_discard(struct imap_session *s, enum imap_dir dir)
 
     if (total > ds->discard_logged) {
         struct imap_event ev;
-        event_init(&ev, IMAP_EV_ANOMALY);
-        event_dir(&ev, dir, ds->discard_from + ds->discard_logged);
+        sess_event_init(&ev, IMAP_EV_ANOMALY);
+        sess_event_dir(&ev, dir, ds->discard_from + ds->discard_logged);
         ev.flags = IMAP_EVF_DISCARDED;
         ev.u.anomaly.kind = IMAP_STR_LIT("plaintext_after_starttls");
         ev.u.anomaly.has_bytes = 1;
         ev.u.anomaly.bytes = total - ds->discard_logged;
         ds->discard_logged = total;
-        emit(s, &ev);
+        sess_emit(s, &ev);
     }
 }
 
@@ -1894,15 +1520,15 @@ void imap_session_tls_started(struct imap_session *s, int client_leg, int server
         s->cfg.server_tls = 1;
     s->starttls_pending = 0;
     s->await_plus = -1;
-    event_init(&ev, IMAP_EV_STARTTLS);
+    sess_event_init(&ev, IMAP_EV_STARTTLS);
     ev.u.starttls.state = IMAP_STR_LIT("ok");
     if (server_leg) {
         ev.u.starttls.leg = IMAP_STR_LIT("server");
-        emit(s, &ev);
+        sess_emit(s, &ev);
     }
     if (client_leg) {
         ev.u.starttls.leg = IMAP_STR_LIT("client");
-        emit(s, &ev);
+        sess_emit(s, &ev);
     }
 }
 
@@ -1910,11 +1536,11 @@ void imap_session_tls_failed(struct imap_session *s, int client_leg, const char 
 {
     struct imap_event ev;
 
-    event_init(&ev, IMAP_EV_STARTTLS);
+    sess_event_init(&ev, IMAP_EV_STARTTLS);
     ev.u.starttls.leg = client_leg ? IMAP_STR_LIT("client") : IMAP_STR_LIT("server");
     ev.u.starttls.state = IMAP_STR_LIT("failed");
-    ev.u.starttls.text = cstr(why);
-    emit(s, &ev);
+    ev.u.starttls.text = sess_cstr(why);
+    sess_emit(s, &ev);
 }
 
 enum imap_state imap_session_state(const struct imap_session *s)

@@ -855,6 +855,18 @@ void jlog_session_free(struct jlog_session *js)
     free(js);
 }
 
+void jlog_session_trim(struct jlog_session *js)
+{
+    if (js == NULL || js->w.depth > 0)
+        return;
+    free(js->w.p);
+    js->w.p = NULL;
+    js->w.len = js->w.cap = 0;
+    free(js->w.scratch);
+    js->w.scratch = NULL;
+    js->w.scratch_cap = 0;
+}
+
 const char *jlog_session_sid(const struct jlog_session *js)
 {
     return js->sid;

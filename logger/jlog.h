@@ -78,6 +78,9 @@ struct jlog_session;
 struct jlog_session *jlog_session_new(struct jlog *log, const char *sid);
 void jlog_session_free(struct jlog_session *js);
 const char *jlog_session_sid(const struct jlog_session *js);
+/* Gives back the line buffer while a session is quiet (idle memory); the
+ * next event allocates it again. */
+void jlog_session_trim(struct jlog_session *js);
 /* Events this session dropped (JLOG_OVERFLOW_DROP). */
 uint64_t jlog_session_dropped(const struct jlog_session *js);
 

@@ -399,6 +399,10 @@ int tr_apply_config(const json_t *config, struct imap_session_config *cfg, char 
             cfg->ka_tag_prefix = json_string_value(v);
         } else if (strcmp(key, "keepalive_selected") == 0 && json_is_string(v)) {
             cfg->ka_cmd = strcmp(json_string_value(v), "search") == 0 ? IMAP_KA_SEARCH : IMAP_KA_NOOP;
+        } else if (strcmp(key, "keepalive_mode") == 0 && json_is_string(v) &&
+                   (strcmp(json_string_value(v), "idle") == 0 ||
+                    strcmp(json_string_value(v), "noop") == 0)) {
+            cfg->ka_idle = strcmp(json_string_value(v), "idle") == 0;
         } else if (strcmp(key, "client_tls") == 0 && json_is_string(v)) {
             cfg->client_tls = strcmp(json_string_value(v), "implicit") == 0;
             cfg->client_starttls = !cfg->client_tls;

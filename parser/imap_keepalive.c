@@ -162,8 +162,8 @@ static void ka_send(struct imap_session *s)
     } while (ka_tag_used(s, s->ka_tag));
     /* IDLE only where the server has it; SEARCH only in the selected state */
     s->ka_idle = s->cfg.ka_idle && s->server_idle;
-    s->ka_search =
-        !s->ka_idle && s->cfg.ka_cmd == IMAP_KA_SEARCH && s->state == IMAP_STATE_SELECTED;
+    s->ka_search = !s->ka_idle && s->cfg.ka_cmd == IMAP_KA_SEARCH && !s->ka_no_search &&
+                   s->state == IMAP_STATE_SELECTED;
     s->ka_idle_started = s->ka_done_sent = s->ka_want_done = s->ka_renew = 0;
     verb = s->ka_idle ? "IDLE" : s->ka_search ? "SEARCH UID *" : "NOOP";
     n = snprintf(line, sizeof(line), "%s %s\r\n", s->ka_tag, verb);
@@ -272,10 +272,12 @@ void imap_ka_unit(struct imap_session *s, const struct imap_unit *u, enum ka_kin
     if (imap_str_eq_ci(r->tagged.status, "OK")) {
         ev.u.keepalive.state = s->ka_idle ? IMAP_STR_LIT("idle_done") : IMAP_STR_LIT("ok");
     } else {
-        /* a server that refuses it will refuse it again: stop for this session */
         ev.u.keepalive.state =
             imap_str_eq_ci(r->tagged.status, "NO") ? IMAP_STR_LIT("no") : IMAP_STR_LIT("bad");
-        s->ka_stopped = 1;
+        if (s->ka_search)
+            s->ka_no_search = 1; /* SEARCH was an optimization: NOOP from now on */
+        else
+            s->ka_stopped = 1; /* a refused NOOP or IDLE will be refused again */
         renew = 0;
     }
     s->ka_pending = 0;

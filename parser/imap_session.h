@@ -133,7 +133,8 @@ void imap_session_tls_failed(struct imap_session *s, int client_leg, const char 
  * outstanding.  Its completion (and a SEARCH's answer) never reaches the
  * client; client bytes that arrive meanwhile wait until it completes.
  * Returns 1 when sent, 0 when not safe now, -1 when keepalive has stopped for
- * this session (the server refused one, or framing was lost).
+ * this session (the server refused a NOOP or IDLE, or framing was lost; a
+ * refused SEARCH falls back to NOOP, protocol.md §4.2).
  */
 int imap_session_keepalive(struct imap_session *s);
 /* Non-zero while a keepalive command is outstanding: the caller keeps the

@@ -94,6 +94,7 @@ struct imap_session {
     int ka_want_done;    /* the client spoke before the "+": DONE right after it */
     int ka_renew;        /* DONE for a fresh IDLE, not for the client */
     int ka_stopped;
+    int ka_no_search;      /* the server refused SEARCH UID *: NOOP instead */
     int64_t ka_wait_since; /* a reply is awaited since (0: none) */
     int server_idle;       /* the server advertised IDLE */
     /* containment: server responses held for the client's next command */

@@ -82,7 +82,7 @@ $(BUILD)/san/imaptap: $(call obj,san,$(PROXY_SRCS)) $(LIBS_SAN)
 
 # ---- unit tests (cmocka, sanitizers) ----
 UNIT_TESTS := test_lex test_token test_utf7 test_command test_response test_session \
-	test_caps test_sasl test_utf8 test_jlog test_jlog_sink test_capture test_golden
+	test_caps test_sasl test_keepalive test_utf8 test_jlog test_jlog_sink test_capture test_golden
 UNIT_BINS := $(addprefix $(BUILD)/san/tests/unit/,$(UNIT_TESTS))
 UNIT_HELPERS := $(call obj,san,tests/unit/unit_helper.c)
 

@@ -183,16 +183,20 @@ static void ka_send(struct imap_session *s)
 /* Ends imaptap's own IDLE (DONE); its tagged OK completes it. */
 static void ka_done(struct imap_session *s, int renew)
 {
+    /* a fresh IDLE follows only a renewal nobody interrupted: once the
+     * client wants to talk, its command goes first */
+    if (!renew)
+        s->ka_renew = 0;
+    else if (!s->ka_done_sent && !s->ka_want_done)
+        s->ka_renew = 1;
     if (!s->ka_idle_started) {
         s->ka_want_done = 1; /* right after the "+" */
-        s->ka_renew = renew;
         return;
     }
     if (s->ka_done_sent)
         return;
     ka_write(s, "DONE\r\n", 6);
     s->ka_done_sent = 1;
-    s->ka_renew = renew;
     s->ka_wait_since = s->mono_us ? s->mono_us : 1;
 }
 

@@ -649,7 +649,9 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u, int h
     }
     if (held_line) {
         /* containment: relay it only when its criteria hold no sequence set */
-        if (c != NULL && c->decide_at_end && (rc < 0 || cmd.msn))
+        /* a literal in it is refused whether or not it came in one read
+         * (relay_settle cannot wait for one): the same answer for any split */
+        if (c != NULL && c->decide_at_end && (rc < 0 || cmd.msn || u->nlits_all > 0))
             c->local = c->expungeissued = 1;
         else
             imap_ka_release(s);

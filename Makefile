@@ -36,12 +36,15 @@ LOGGER_SRCS := logger/utf8.c logger/jlog.c logger/jlog_sink.c logger/capture.c
 # also linked into tests and benchmarks
 CORE_SRCS := proxy/replay.c proxy/transcript.c proxy/external.c proxy/decode.c
 PROXY_SRCS := proxy/main.c proxy/options.c proxy/tls.c proxy/conn.c
+# the tools people use on the log, linked in as subcommands
+TOOLS_SRCS := tools/logread.c tools/report.c
 
 PARSER_CFLAGS := -Iparser
 LOGGER_CFLAGS := -Iparser -Ilogger $(PKG_JANSSON)
 CORE_CFLAGS := -Iparser -Ilogger -Iproxy $(PKG_JANSSON) -DIMAPTAP_VERSION='"$(VERSION)"'
 PROXY_CFLAGS := $(CORE_CFLAGS) $(PKG_EVENT)
-TEST_CFLAGS := $(CORE_CFLAGS) -Itests/unit $(shell pkg-config --cflags cmocka 2>/dev/null)
+TOOLS_CFLAGS := -Iparser -Ilogger -Itools $(PKG_JANSSON)
+TEST_CFLAGS := $(CORE_CFLAGS) -Itools -Itests/unit $(shell pkg-config --cflags cmocka 2>/dev/null)
 
 # ---- objects in two flavours: rel (release) and san (ASan + UBSan) ----
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
@@ -51,8 +54,10 @@ $(BUILD)/$(1)/parser/%.o: parser/%.c $(wildcard parser/*.h) | $(BUILD)/$(1)/pars
 	$$(CC) $$(WARN) $(2) $$(PARSER_CFLAGS) -c $$< -o $$@
 $(BUILD)/$(1)/logger/%.o: logger/%.c $(wildcard parser/*.h logger/*.h) | $(BUILD)/$(1)/logger
 	$$(CC) $$(WARN) $(2) $$(LOGGER_CFLAGS) -c $$< -o $$@
-$(BUILD)/$(1)/proxy/%.o: proxy/%.c $(wildcard parser/*.h logger/*.h proxy/*.h) | $(BUILD)/$(1)/proxy
-	$$(CC) $$(WARN) $(2) $$(PROXY_CFLAGS) -c $$< -o $$@
+$(BUILD)/$(1)/proxy/%.o: proxy/%.c $(wildcard parser/*.h logger/*.h proxy/*.h tools/*.h) | $(BUILD)/$(1)/proxy
+	$$(CC) $$(WARN) $(2) $$(PROXY_CFLAGS) -Itools -c $$< -o $$@
+$(BUILD)/$(1)/tools/%.o: tools/%.c $(wildcard parser/*.h logger/*.h tools/*.h) | $(BUILD)/$(1)/tools
+	$$(CC) $$(WARN) $(2) $$(TOOLS_CFLAGS) -c $$< -o $$@
 $(BUILD)/$(1)/tests/%.o: tests/%.c $(wildcard parser/*.h logger/*.h proxy/*.h tests/unit/*.h) | $(BUILD)/$(1)/tests/unit
 	$$(CC) $$(WARN) $(2) $$(TEST_CFLAGS) -c $$< -o $$@
 $(BUILD)/$(1)/libimapparse.a: $(call obj,$(1),$(PARSER_SRCS))
@@ -61,7 +66,9 @@ $(BUILD)/$(1)/libjlog.a: $(call obj,$(1),$(LOGGER_SRCS))
 	rm -f $$@ && ar rcs $$@ $$^
 $(BUILD)/$(1)/libcore.a: $(call obj,$(1),$(CORE_SRCS))
 	rm -f $$@ && ar rcs $$@ $$^
-$(BUILD)/$(1)/parser $(BUILD)/$(1)/logger $(BUILD)/$(1)/proxy $(BUILD)/$(1)/tests/unit:
+$(BUILD)/$(1)/libtools.a: $(call obj,$(1),$(TOOLS_SRCS))
+	rm -f $$@ && ar rcs $$@ $$^
+$(BUILD)/$(1)/parser $(BUILD)/$(1)/logger $(BUILD)/$(1)/proxy $(BUILD)/$(1)/tools $(BUILD)/$(1)/tests/unit:
 	mkdir -p $$@
 endef
 $(eval $(call flavour,rel,$(OPT)))
@@ -70,14 +77,14 @@ $(eval $(call flavour,san,$(SAN)))
 LIBS_REL := $(BUILD)/rel/libcore.a $(BUILD)/rel/libjlog.a $(BUILD)/rel/libimapparse.a
 LIBS_SAN := $(BUILD)/san/libcore.a $(BUILD)/san/libjlog.a $(BUILD)/san/libimapparse.a
 
-.PHONY: all check deps test unit golden schema-check fuzz-replay integration demo bench fuzz \
+.PHONY: all check deps test unit golden schema-check tools-check fuzz-replay integration demo bench fuzz \
 	format format-check clean
 all: imaptap
 
-imaptap: $(call obj,rel,$(PROXY_SRCS)) $(LIBS_REL)
+imaptap: $(call obj,rel,$(PROXY_SRCS)) $(BUILD)/rel/libtools.a $(LIBS_REL)
 	$(CC) $(OPT) -o $@ $^ $(LIB_JANSSON) $(LIB_EVENT) -lpthread -lm
 
-$(BUILD)/san/imaptap: $(call obj,san,$(PROXY_SRCS)) $(LIBS_SAN)
+$(BUILD)/san/imaptap: $(call obj,san,$(PROXY_SRCS)) $(BUILD)/san/libtools.a $(LIBS_SAN)
 	$(CC) $(SAN) -o $@ $^ $(LIB_JANSSON) $(LIB_EVENT) -lpthread -lm
 
 # ---- unit tests (cmocka, sanitizers) ----
@@ -111,6 +118,11 @@ schema-check: $(BUILD)/san/tests/unit/jlog_samples imaptap
 	@{ $(BUILD)/san/tests/unit/jlog_samples; ./imaptap decode tests/data/*.json; } | \
 		$(PYTHON) tests/unit/schema_check.py -
 
+# ---- the log tools: the HTML report opened in headless Chromium ----
+tools-check: imaptap
+	@echo "== report: rendered in headless Chromium, no request leaves the page"
+	@$(PYTHON) tests/tools/report_check.py --imaptap ./imaptap
+
 # ---- fuzzing (clang libFuzzer); make check replays the corpus once ----
 FUZZ_TARGETS := fuzz_c2s fuzz_s2c fuzz_session
 FUZZ_SECONDS ?= 60
@@ -141,6 +153,7 @@ check: deps
 	@$(MAKE) --no-print-directory imaptap $(UNIT_BINS) $(BUILD)/san/imaptap
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory schema-check
+	@$(MAKE) --no-print-directory tools-check
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory integration
 

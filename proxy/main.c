@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "decode.h"
+#include "report.h"
 #include "options.h"
 #include "proxy.h"
 #include "tls.h"
@@ -312,6 +313,8 @@ int main(int argc, char **argv)
 
     if (argc >= 2 && strcmp(argv[1], "decode") == 0)
         return decode_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "report") == 0)
+        return report_main(argc - 1, argv + 1);
     options_default(&o);
     rc = options_parse(&o, argc, argv);
     if (rc == 0) {

@@ -18,7 +18,8 @@ build_pkgs="make gcc pkg-config libssl-dev libevent-dev libjansson-dev libcmocka
 fuzz_pkgs="clang libclang-rt-14-dev"
 # `make check` replays the fuzz corpus with clang, so test implies fuzz.
 # tshark: the --keylog and decode --pcap tests capture and read loopback traffic.
-test_pkgs="dovecot-imapd curl isync python3 python3-jsonschema openssl procps tshark $fuzz_pkgs"
+# chromium: the HTML report is checked in a real (headless) browser.
+test_pkgs="dovecot-imapd curl isync python3 python3-jsonschema openssl procps tshark chromium $fuzz_pkgs"
 demo_pkgs="dovecot-imapd python3 openssl curl"
 
 [ $# -gt 0 ] || set -- all

@@ -37,7 +37,7 @@ LOGGER_SRCS := logger/utf8.c logger/jlog.c logger/jlog_sink.c logger/capture.c
 CORE_SRCS := proxy/replay.c proxy/transcript.c proxy/external.c proxy/decode.c
 PROXY_SRCS := proxy/main.c proxy/options.c proxy/tls.c proxy/conn.c
 # the tools people use on the log, linked in as subcommands
-TOOLS_SRCS := tools/logread.c tools/report.c
+TOOLS_SRCS := tools/logread.c tools/pretty.c tools/stats.c tools/report.c
 
 PARSER_CFLAGS := -Iparser
 LOGGER_CFLAGS := -Iparser -Ilogger $(PKG_JANSSON)
@@ -89,11 +89,12 @@ $(BUILD)/san/imaptap: $(call obj,san,$(PROXY_SRCS)) $(BUILD)/san/libtools.a $(LI
 
 # ---- unit tests (cmocka, sanitizers) ----
 UNIT_TESTS := test_lex test_token test_utf7 test_command test_response test_session \
-	test_caps test_sasl test_keepalive test_utf8 test_jlog test_jlog_sink test_capture test_golden
+	test_caps test_sasl test_keepalive test_utf8 test_jlog test_jlog_sink test_capture test_logread \
+	test_golden
 UNIT_BINS := $(addprefix $(BUILD)/san/tests/unit/,$(UNIT_TESTS))
 UNIT_HELPERS := $(call obj,san,tests/unit/unit_helper.c)
 
-$(BUILD)/san/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(UNIT_HELPERS) $(LIBS_SAN)
+$(BUILD)/san/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(UNIT_HELPERS) $(BUILD)/san/libtools.a $(LIBS_SAN)
 	$(CC) $(SAN) -o $@ $^ $(LIB_CMOCKA) $(LIB_JANSSON) -lpthread -lm
 
 deps:
@@ -120,6 +121,8 @@ schema-check: $(BUILD)/san/tests/unit/jlog_samples imaptap
 
 # ---- the log tools: the HTML report opened in headless Chromium ----
 tools-check: imaptap
+	@echo "== pretty and stats: golden outputs"
+	@tests/tools/run.sh ./imaptap
 	@echo "== report: rendered in headless Chromium, no request leaves the page"
 	@$(PYTHON) tests/tools/report_check.py --imaptap ./imaptap
 

@@ -15,7 +15,9 @@
 #include <sys/resource.h>
 
 #include "decode.h"
+#include "pretty.h"
 #include "report.h"
+#include "stats.h"
 #include "options.h"
 #include "proxy.h"
 #include "tls.h"
@@ -315,6 +317,10 @@ int main(int argc, char **argv)
         return decode_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "report") == 0)
         return report_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "pretty") == 0)
+        return pretty_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "stats") == 0)
+        return stats_main(argc - 1, argv + 1);
     options_default(&o);
     rc = options_parse(&o, argc, argv);
     if (rc == 0) {

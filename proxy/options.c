@@ -81,6 +81,8 @@ static void usage(void)
     printf(
         "usage: imaptap -l URL -u URL [options]\n"
         "       imaptap decode [--log-literals P] [--no-redact] [--rawlog|--pcap] FILE...\n"
+        "       imaptap pretty [--session SID] [--follow] [filters] [LOG...]\n"
+        "       imaptap stats [--json] [LOG...]\n"
         "       imaptap report [LOG...] -o report.html\n"
         "\n"
         "An IMAP proxy that relays a client and a server byte for byte and logs\n"

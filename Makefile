@@ -138,7 +138,9 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(PARSER_SRCS) $(wildcard parser/*.h) tests/fuzz
 fuzz-replay: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $$t: corpus replay"; \
-		$(BUILD)/fuzz/$$t -runs=0 tests/fuzz/corpus tests/fuzz/seeds 2>&1 | tail -n 2 || exit 1; \
+		$(BUILD)/fuzz/$$t -runs=0 tests/fuzz/corpus tests/fuzz/seeds > $(BUILD)/fuzz/$$t.log 2>&1; \
+		rc=$$?; tail -n 2 $(BUILD)/fuzz/$$t.log; \
+		[ $$rc -eq 0 ] || { echo "$$t: corpus replay failed (see $(BUILD)/fuzz/$$t.log)"; exit 1; }; \
 	done
 
 fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))

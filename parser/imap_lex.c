@@ -414,8 +414,10 @@ static int find_marker(struct imap_lex *lx, uint64_t *size_r, unsigned *flags_r)
         t = lx->tail;
         n = lx->tail_len;
     } else {
-        t = lx->buf + lx->seg_start;
         n = lx->len - lx->seg_start;
+        if (n < 3)
+            return 0; /* buf may still be NULL: no pointer arithmetic on it */
+        t = lx->buf + lx->seg_start;
     }
     if (n < 3 || t[n - 1] != '}')
         return 0;
@@ -568,7 +570,9 @@ static void head_check(struct imap_lex *lx)
 {
     if (!lx->classified && lx->len >= 1 && lx->buf[0] == '+')
         classify(lx, 0);
-    if (!lx->head_done && lx->len >= IMAP_LEX_HEAD_MAX) {
+    /* line_bytes, not len: the same point whether or not the line limit
+     * stopped the text from growing */
+    if (!lx->head_done && lx->line_bytes >= IMAP_LEX_HEAD_MAX) {
         if (!lx->classified) {
             /* no valid head is this long: treat it as data */
             lx->kind = IMAP_UNIT_MALFORMED;
@@ -616,7 +620,13 @@ static long scan_line(struct imap_lex *lx, const char *p, size_t n)
                         q = x;
                 }
             } else {
-                while (q < end && !tbl[(unsigned char)*q])
+                /* a head run stops at IMAP_LEX_HEAD_MAX: the head (and the
+                 * limits it reports) come at the same byte for any split */
+                const char *stop = end;
+                if (!lx->head_done && lx->line_bytes < IMAP_LEX_HEAD_MAX &&
+                    (size_t)(end - p) > IMAP_LEX_HEAD_MAX - lx->line_bytes)
+                    stop = p + (IMAP_LEX_HEAD_MAX - lx->line_bytes);
+                while (q < stop && !tbl[(unsigned char)*q])
                     q++;
             }
             if (q > p) {

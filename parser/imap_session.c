@@ -130,6 +130,8 @@ double sess_ms_since(const struct imap_session *s, int64_t t)
     return d > 0 ? (double)d / 1000.0 : 0.0;
 }
 
+static void report_discard(struct imap_session *s, enum imap_dir dir);
+
 /* ---------------------------------------------------------- commands in flight */
 
 static struct imap_str tag_of(const struct inflight *c)
@@ -1154,6 +1156,7 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
             sess_emit(s, &sev);
             if (cs->discarding) {
                 /* refused: the client goes on in plaintext */
+                report_discard(s, IMAP_C2S);
                 cs->discarding = 0;
                 imap_lex_reset(cs->lx);
             }
@@ -1331,8 +1334,9 @@ static void lex_problem(struct imap_session *s, enum imap_dir dir, enum imap_lex
     case IMAP_LEX_GIVE_UP:
         /* a literal count no framer can use: this direction is relayed raw
          * and nothing is injected into the session any more */
+        (void)value;
         if (max != 0)
-            emit_limit(s, dir, off, "literal", value, max);
+            emit_limit(s, dir, off, "literal", max + 1, max); /* "more than max" */
         emit_parse_error(s, dir, off, IMAP_ERR_BAD_LITERAL, IMAP_STR_NULL, "raw", IMAP_STR_NULL,
                          IMAP_STR_NULL);
         s->ka_stopped = 1;
@@ -1451,8 +1455,8 @@ int imap_session_feed(struct imap_session *s, enum imap_dir dir, const char *dat
     struct dir_state *ds = &s->d[dir];
     int rc = imap_lex_feed(ds->lx, data, len);
 
-    if (ds->discarding)
-        report_discard(s, dir);
+    /* discarded plaintext is reported once, when discarding ends (TLS, a
+     * refused STARTTLS, EOF): the same event for any split of the reads */
     relay_settle(s, dir);
     if (rc < 0)
         s->failed = 1;
@@ -1463,6 +1467,8 @@ void imap_session_eof(struct imap_session *s, enum imap_dir dir)
 {
     struct dir_state *ds = &s->d[dir];
 
+    if (ds->discarding)
+        report_discard(s, dir);
     if (!imap_lex_at_boundary(ds->lx) && imap_lex_mode(ds->lx) != IMAP_LEX_RAW &&
         !ds->discarding) {
         uint64_t start = imap_lex_unit_start(ds->lx);
@@ -1537,6 +1543,11 @@ void imap_session_tls_started(struct imap_session *s, int client_leg, int server
 void imap_session_tls_failed(struct imap_session *s, int client_leg, const char *why)
 {
     struct imap_event ev;
+    int dir;
+
+    for (dir = 0; dir < 2; dir++)
+        if (s->d[dir].discarding)
+            report_discard(s, (enum imap_dir)dir);
 
     sess_event_init(&ev, IMAP_EV_STARTTLS);
     ev.u.starttls.leg = client_leg ? IMAP_STR_LIT("client") : IMAP_STR_LIT("server");

@@ -14,7 +14,8 @@ fuzz_s2c seeds get the client prologue "a1 LOGIN, a2 SELECT, a3 UID FETCH" (the 
 tags) and, for cases with a keepalive timer, the timer after every line.
 A record is op (1 byte), len (2 bytes, big-endian), data: op 0 client bytes, 1 server
 bytes, 2 timer, 3 TLS handshake done, 4 client closed, 5 server closed.
-Every run rewrites the folder (old seeds are removed).
+Every run rewrites the folder: every file in it is removed first (give the fuzzers
+another directory to write new inputs to; libFuzzer writes to its first corpus directory).
 """
 import json, os, struct, sys
 
@@ -67,9 +68,10 @@ def main(argv):
     if args:
         data_dir = args[0]
     os.makedirs(out_dir, exist_ok=True)
-    for f in os.listdir(out_dir):
-        if f.startswith(("c2s-", "s2c-", "session-")):
-            os.unlink(os.path.join(out_dir, f))
+    for f in os.listdir(out_dir):  # the folder holds generated seeds only
+        path = os.path.join(out_dir, f)
+        if os.path.isfile(path):
+            os.unlink(path)
     n = 0
     for fn in sorted(os.listdir(data_dir)):
         if not fn.endswith(".json"):

@@ -58,6 +58,8 @@ struct deferred {
 
 static void defer_add(struct deferred *d, const uint8_t *p, size_t n)
 {
+    if (n == 0)
+        return;
     if (d->len + n > d->size) {
         size_t ns = d->size ? d->size : 256;
         while (ns < d->len + n)
@@ -70,19 +72,36 @@ static void defer_add(struct deferred *d, const uint8_t *p, size_t n)
     d->len += n;
 }
 
-static void run(struct fz_run *r, const struct fz_prefix *f, const uint8_t *p, size_t n,
-                const char *marker, int split)
+/* Whether the proxy would run a TLS handshake at a TLS record depends on the
+ * STARTTLS ops, which a session with relay off does not make: the relay-on
+ * run (fz_target runs one first) records its decisions and the relay-off run
+ * replays them (bit 0: handshake, bit 1: client leg, bit 2: server leg). */
+struct ctx {
+    const struct fz_prefix *f;
+    const uint8_t *p;
+    size_t n;
+    unsigned char *tls; /* one decision per TLS record */
+    size_t ntls;
+};
+
+static void run(struct fz_run *r, const void *arg, const char *marker, int split, int relay)
 {
+    const struct ctx *cx = arg;
+    const struct fz_prefix *f = cx->f;
+    const uint8_t *p = cx->p;
+    size_t n = cx->n;
     struct imap_session_config cfg;
     struct fz_split sp;
     struct fz_split *spp = split ? &sp : NULL;
     struct deferred def = {NULL, 0, 0};
     int64_t clock_us = 1700000000000000ll;
+    size_t ntls = 0;
     int rc;
 
     fz_split_init(&sp, f->split_kind, f->split_param);
-    fz_config(f, 1, &cfg);
+    fz_config(f, relay, &cfg);
     fz_run_init(r, &cfg, fz_has_marker_start(p, n) ? NULL : marker);
+    r->marker_name = split ? "split" : "whole";
     imap_session_set_clock(r->s, clock_us, 0);
     /* the multi-step forms continue a LOGIN/AUTHENTICATE: not refusable */
     if (f->variant == 2 && (f->prologue == 3 || f->prologue == 6))
@@ -135,6 +154,13 @@ static void run(struct fz_run *r, const struct fz_prefix *f, const uint8_t *p, s
             break;
         case 3: {
             int cl = r->d[IMAP_C2S].starttls_op, sv = r->d[IMAP_S2C].starttls_op;
+            if (ntls < cx->ntls) {
+                if (relay)
+                    cx->tls[ntls] = (unsigned char)((cl || sv) | cl << 1 | sv << 2);
+                cl = (cx->tls[ntls] >> 1) & 1;
+                sv = (cx->tls[ntls] >> 2) & 1;
+                ntls++;
+            }
             if (!cl && !sv)
                 break; /* no handshake without a STARTTLS op */
             if (op & 8) {
@@ -180,21 +206,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_prefix f;
-    struct fz_run a, b, c;
+    struct ctx cx;
 
     if (size < 2)
         return 0;
     fz_prefix_read(data, &f);
-    run(&a, &f, data + 2, size - 2, FZ_MARK1, 0);
-    run(&b, &f, data + 2, size - 2, FZ_MARK2, 1);
-    fz_verbose("fuzz_session", &a);
-    if (a.digest == b.digest && a.nevents == b.nevents)
-        return 0;
-    fz_report("fuzz_session", &a, &b);
-    run(&c, &f, data + 2, size - 2, FZ_MARK1, 1);
-    FZ_CHECK(c.digest == a.digest,
-             "split invariance: events differ whole vs split (kind %u param %u)", f.split_kind,
-             f.split_param);
-    FZ_CHECK(0, "the LOGIN password changes the events (redaction leak through a derived field)");
+    cx.f = &f;
+    cx.p = data + 2;
+    cx.n = size - 2;
+    cx.ntls = cx.n / 3 + 1;
+    cx.tls = calloc(cx.ntls, 1);
+    FZ_CHECK(cx.tls != NULL, "out of memory");
+    fz_target("fuzz_session", run, &cx, &f);
+    free(cx.tls);
     return 0;
 }

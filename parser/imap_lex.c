@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap_scan.h"
 #include "imap_token.h"
 
 /* A literal count has at most MARKER_DIGITS_MAX digits (leading zeros
@@ -63,6 +64,10 @@ struct imap_lex {
  * being read, spaces too. */
 static unsigned char tbl_data[256], tbl_quote[256], tbl_text[256];
 static unsigned char tbl_head_data[256], tbl_head_text[256];
+/* what line_fast() looks at in a head */
+static const unsigned char tbl_fast_head[256] = {
+    [' '] = 1, ['"'] = 1, ['\\'] = 1, ['\0'] = 1, ['\r'] = 1,
+};
 
 static void tables_init(void)
 {
@@ -167,6 +172,12 @@ static int buf_reserve(struct imap_lex *lx, size_t n)
     return 0;
 }
 
+/* The current line segment in buf (buf is NULL until a byte is added). */
+static const char *seg(const struct imap_lex *lx)
+{
+    return lx->buf != NULL ? lx->buf + lx->seg_start : "";
+}
+
 static void tail_push(struct imap_lex *lx, const char *p, size_t n)
 {
     if (n >= TAIL_MAX) {
@@ -226,7 +237,7 @@ static int line_add(struct imap_lex *lx, const char *p, size_t n)
     lx->truncated = 1;
     lx->flags |= IMAP_UNIT_TRUNCATED;
     lx->tail_len = 0;
-    tail_push(lx, lx->buf + lx->seg_start, lx->len - lx->seg_start);
+    tail_push(lx, seg(lx), lx->len - lx->seg_start);
     tail_push(lx, p + room, n - (size_t)room);
     problem(lx, IMAP_LEX_LIMIT_LINE, (uint64_t)lx->lim.line_max + 1, lx->lim.line_max);
     return 0;
@@ -240,7 +251,7 @@ static void line_count_break(struct imap_lex *lx)
         lx->truncated = 1;
         lx->flags |= IMAP_UNIT_TRUNCATED;
         lx->tail_len = 0;
-        tail_push(lx, lx->buf + lx->seg_start, lx->len - lx->seg_start);
+        tail_push(lx, seg(lx), lx->len - lx->seg_start);
         problem(lx, IMAP_LEX_LIMIT_LINE, (uint64_t)lx->lim.line_max + 1, lx->lim.line_max);
     }
 }
@@ -317,9 +328,19 @@ static void unit_end(struct imap_lex *lx)
     lx->nlits = 0;
 }
 
+/* p[0..n) is the upper-case word w, ignoring case. */
 static int is_word(const char *p, size_t n, const char *w)
 {
-    return imap_str_eq_ci((struct imap_str){p, n}, w);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 'a' && c <= 'z')
+            c = (unsigned char)(c - 'a' + 'A');
+        if (w[i] == '\0' || c != (unsigned char)w[i])
+            return 0;
+    }
+    return w[i] == '\0';
 }
 
 static int all_digits(const char *p, size_t n)
@@ -334,69 +355,83 @@ static int all_digits(const char *p, size_t n)
     return 1;
 }
 
-/*
- * Classifies a server line from its first tokens (protocol.md §2.2).
- * at_eol: the line has ended, decide with what there is.
- */
-static void classify(struct imap_lex *lx, int at_eol)
+/* A server line by its first two words, t[0..sp1) and t[sp1 + 1..sp2)
+ * (protocol.md §2.2); *text_r: a text-mode line (no quotes, no literals). */
+static enum imap_unit_kind classify_words(const char *t, size_t sp1, size_t sp2, int *text_r)
 {
-    const char *t = lx->buf;
-    size_t n = lx->len, sp1, sp2;
+    const char *w = t + sp1 + 1;
+    size_t wn = sp2 - sp1 - 1;
 
-    if (n == 0) {
-        if (at_eol) {
-            lx->kind = IMAP_UNIT_MALFORMED;
-            lx->classified = 1;
+    *text_r = 0;
+    if (sp1 == 1 && t[0] == '*') {
+        if (all_digits(w, wn))
+            return IMAP_UNIT_DATA;
+        if ((wn == 2 && (is_word(w, wn, "OK") || is_word(w, wn, "NO"))) ||
+            (wn == 3 && (is_word(w, wn, "BAD") || is_word(w, wn, "BYE"))) ||
+            (wn == 7 && is_word(w, wn, "PREAUTH"))) {
+            *text_r = 1;
+            return IMAP_UNIT_STATUS;
         }
-        return;
+        return IMAP_UNIT_DATA;
+    }
+    if ((wn == 2 && (is_word(w, wn, "OK") || is_word(w, wn, "NO"))) ||
+        (wn == 3 && is_word(w, wn, "BAD"))) {
+        *text_r = 1;
+        return IMAP_UNIT_TAGGED;
+    }
+    return IMAP_UNIT_MALFORMED;
+}
+
+/*
+ * The kind of a server line from its first bytes t[0..n).  Returns 1 with
+ * kind and text, or 0 when more of the line is needed (never when at_eol:
+ * the line has ended, decide with what there is).
+ */
+static int classify_line(const char *t, size_t n, int at_eol, enum imap_unit_kind *kind_r,
+                         int *text_r)
+{
+    size_t sp1, sp2;
+
+    *text_r = 0;
+    if (n == 0) {
+        if (!at_eol)
+            return 0;
+        *kind_r = IMAP_UNIT_MALFORMED;
+        return 1;
     }
     if (t[0] == '+') {
-        lx->kind = IMAP_UNIT_CONTINUE;
-        goto text;
+        *kind_r = IMAP_UNIT_CONTINUE;
+        *text_r = 1;
+        return 1;
     }
     for (sp1 = 0; sp1 < n && t[sp1] != ' '; sp1++)
         ;
-    if (sp1 == n && !at_eol)
-        return;
     if (sp1 == n) {
-        lx->kind = IMAP_UNIT_MALFORMED;
-        goto data;
+        *kind_r = IMAP_UNIT_MALFORMED;
+        return at_eol;
     }
     for (sp2 = sp1 + 1; sp2 < n && t[sp2] != ' '; sp2++)
         ;
     if (sp2 == n && !at_eol)
+        return 0;
+    *kind_r = classify_words(t, sp1, sp2, text_r);
+    return 1;
+}
+
+/* Classifies the server line in progress from what buf holds. */
+static void classify(struct imap_lex *lx, int at_eol)
+{
+    enum imap_unit_kind kind;
+    int text;
+
+    if (!classify_line(lx->buf, lx->len, at_eol, &kind, &text))
         return;
-    if (sp1 == 1 && t[0] == '*') {
-        const char *w = t + 2;
-        size_t wn = sp2 - 2;
-        if (all_digits(w, wn)) {
-            lx->kind = IMAP_UNIT_DATA;
-            goto data;
-        }
-        if (is_word(w, wn, "OK") || is_word(w, wn, "NO") || is_word(w, wn, "BAD") ||
-            is_word(w, wn, "BYE") || is_word(w, wn, "PREAUTH")) {
-            lx->kind = IMAP_UNIT_STATUS;
-            goto text;
-        }
-        lx->kind = IMAP_UNIT_DATA;
-        goto data;
-    }
-    {
-        const char *w = t + sp1 + 1;
-        size_t wn = sp2 - sp1 - 1;
-        if (is_word(w, wn, "OK") || is_word(w, wn, "NO") || is_word(w, wn, "BAD")) {
-            lx->kind = IMAP_UNIT_TAGGED;
-            goto text;
-        }
-    }
-    lx->kind = IMAP_UNIT_MALFORMED;
-data:
+    lx->kind = kind;
     lx->classified = 1;
-    return;
-text:
-    lx->classified = 1;
-    lx->text_mode = 1;
-    lx->in_quote = lx->quote_esc = 0; /* a valid head holds no quotes */
+    if (text) {
+        lx->text_mode = 1;
+        lx->in_quote = lx->quote_esc = 0; /* a valid head holds no quotes */
+    }
 }
 
 /*
@@ -585,6 +620,152 @@ static void head_check(struct imap_lex *lx)
     }
 }
 
+/* One byte of a data line for the quote state (as scan_line() has it);
+ * returns -1 at a CR. */
+static inline int data_byte(char c, int *in_quote, int *esc, unsigned *flags)
+{
+    if (c == '\r')
+        return -1;
+    if (c == '\0')
+        *flags |= IMAP_UNIT_NUL;
+    if (*esc) {
+        /* only \" and \\ are escapes (RFC 3501 §9 QUOTED-CHAR) */
+        *esc = 0;
+        if (c != '"' && c != '\\')
+            *flags |= IMAP_UNIT_BAD_ESCAPE;
+    } else if (*in_quote) {
+        if (c == '\\')
+            *esc = 1;
+        else if (c == '"')
+            *in_quote = 0;
+    } else if (c == '"') {
+        *in_quote = 1;
+    }
+    return 0;
+}
+
+#ifdef IMAP_SCAN_SSE2
+/* The state of scan_data(). */
+struct qstate {
+    int in_quote, esc;
+    unsigned flags;
+    unsigned qacc; /* quotes of blocks not yet counted into in_quote */
+};
+
+/* Folds the quotes of the blocks passed over into in_quote: the parity of
+ * their bits (parities add up by XOR, so the masks were XORed). */
+static inline void qstate_settle(struct qstate *q)
+{
+    unsigned m = q->qacc;
+
+    m ^= m >> 8;
+    m ^= m >> 4;
+    q->in_quote ^= (0x6996 >> (m & 0xf)) & 1;
+    q->qacc = 0;
+}
+
+/* One block b[0..len) of a data line (len <= 16), its quote bits mq and its
+ * backslash, CR and NUL bits mbs.  Returns the index of a CR (the bytes
+ * before it taken), or len. */
+static inline size_t scan_block(struct qstate *q, const char *b, size_t len, unsigned mq,
+                                unsigned mbs)
+{
+    unsigned m = mq | mbs;
+
+    if (mbs == 0 && !q->esc) {
+        q->qacc ^= mq; /* quotes only: the parity is all that counts */
+        return len;
+    }
+    qstate_settle(q);
+    if (q->esc && b[0] != '\r') {
+        /* the block starts with an escaped byte (a CR stops the scan
+         * first: the quote state skips it, the escape waits) */
+        q->esc = 0;
+        if (b[0] == '"' || b[0] == '\\')
+            m &= ~1u;
+        else
+            q->flags |= IMAP_UNIT_BAD_ESCAPE;
+    }
+    while (m != 0) {
+        unsigned k = (unsigned)__builtin_ctz(m);
+        char c = b[k];
+        m &= m - 1;
+        if (c == '"') {
+            q->in_quote ^= 1;
+        } else if (c == '\\') {
+            if (!q->in_quote)
+                continue; /* a flag's backslash */
+            if (k + 1 == len || b[k + 1] == '\r')
+                q->esc = 1; /* the escaped byte is in the next block, or
+                               after the CR, which the quote state skips */
+            else if (b[k + 1] == '"' || b[k + 1] == '\\')
+                m &= ~(1u << (k + 1));
+            else
+                q->flags |= IMAP_UNIT_BAD_ESCAPE;
+        } else if (c == '\r') {
+            return k;
+        } else {
+            q->flags |= IMAP_UNIT_NUL;
+        }
+    }
+    return len;
+}
+#endif
+
+/*
+ * The quote state, escapes and NULs of the bytes p[0..n) of a data line,
+ * from the state given, up to the first CR.  Returns where that CR is (the
+ * bytes before it taken), or n.  With SSE2, 16 bytes at a time: most blocks
+ * only flip the quote state, and only the special bytes of blocks with a
+ * backslash, CR or NUL are looked at one by one.
+ */
+static size_t scan_data(const char *p, size_t n, int *in_quote_r, int *esc_r, unsigned *flags_r)
+{
+    size_t i = 0;
+
+#ifdef IMAP_SCAN_SSE2
+    if (n >= 16) {
+        const __m128i vq = _mm_set1_epi8('"'), vb = _mm_set1_epi8('\\');
+        const __m128i vr = _mm_set1_epi8('\r'), vz = _mm_setzero_si128();
+        struct qstate q = {*in_quote_r, *esc_r, *flags_r, 0};
+        __m128i v;
+        unsigned mq, mbs;
+        size_t k;
+
+#define SCAN_MASKS(at)                                               \
+    (v = _mm_loadu_si128((const __m128i *)(const void *)(p + (at))), \
+     mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vq)),        \
+     mbs = (unsigned)_mm_movemask_epi8(_mm_or_si128(                 \
+         _mm_cmpeq_epi8(v, vb), _mm_or_si128(_mm_cmpeq_epi8(v, vr), _mm_cmpeq_epi8(v, vz)))))
+        for (; n - i >= 16; i += 16) {
+            SCAN_MASKS(i);
+            if ((k = scan_block(&q, p + i, 16, mq, mbs)) < 16) {
+                i += k;
+                goto out;
+            }
+        }
+        if (i < n) {
+            /* the last bytes, as the end of a block that overlaps bytes
+             * already seen (their bits shifted out) */
+            size_t skip = 16 - (n - i);
+            SCAN_MASKS(n - 16);
+            i += scan_block(&q, p + i, n - i, mq >> skip, mbs >> skip);
+        }
+#undef SCAN_MASKS
+    out:
+        qstate_settle(&q);
+        *in_quote_r = q.in_quote;
+        *esc_r = q.esc;
+        *flags_r = q.flags;
+        return i;
+    }
+#endif
+    for (; i < n; i++)
+        if (data_byte(p[i], in_quote_r, esc_r, flags_r) < 0)
+            break;
+    return i;
+}
+
 /* Consumes line bytes from p; returns the number used, or -1 out of memory. */
 static long scan_line(struct imap_lex *lx, const char *p, size_t n)
 {
@@ -592,7 +773,22 @@ static long scan_line(struct imap_lex *lx, const char *p, size_t n)
 
     while (p < end) {
         unsigned char c;
-        if (!lx->quote_esc) {
+        if (lx->head_done && !lx->text_mode) {
+            /* the body of a data line: quotes, escapes and NULs of the run
+             * up to its end or a CR in one pass, the run copied at once */
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t k = scan_data(p, (size_t)((nl ? nl : end) - p), &lx->in_quote, &lx->quote_esc,
+                                 &lx->flags);
+            if (k > 0) {
+                if (line_add(lx, p, k) < 0)
+                    return -1;
+                lx->offset += k;
+                p += k;
+            }
+            if (p == end)
+                break;
+            c = (unsigned char)*p; /* CR or LF */
+        } else if (!lx->quote_esc) {
             /* copy the run up to the next byte that matters */
             const unsigned char *tbl;
             const char *q = p;
@@ -722,6 +918,154 @@ static long scan_literal(struct imap_lex *lx, const char *p, size_t n)
     return (long)take;
 }
 
+/*
+ * The fast path, for most lines: a whole line sits in the caller's buffer,
+ * ends in CRLF and carries no literal.  It is framed in place: the unit text
+ * points into the caller's buffer (valid until the callbacks return, all the
+ * contract asks) and nothing is copied.  Anything unusual (a possible
+ * literal marker, a bare CR or LF, NUL or quotes near the head, a long tag,
+ * a line over the limit) leaves the line to the general path, which would
+ * make the same unit, head and callbacks: the head below follows head_space()
+ * and head_check() byte for byte.  Returns the bytes used, or 0.
+ */
+static size_t line_fast(struct imap_lex *lx, const char *p, size_t avail)
+{
+    const char *nl = memchr(p, '\n', avail);
+    size_t n, i, k, lim, sp1 = 0, head_len = 0, start = 0;
+    int text_mode, classified, in_quote = 0, esc = 0, spaces = 0, saw_quote = 0;
+    enum imap_unit_kind kind;
+    unsigned flags = 0, head_flags;
+    struct imap_unit u;
+
+    if (nl == NULL || nl == p || nl[-1] != '\r')
+        return 0;
+    n = (size_t)(nl - p) - 1; /* text, without CRLF */
+    if (n == 0 || n + 2 > lx->lim.line_max || p[n - 1] == '}')
+        return 0;
+    if (lx->dir == IMAP_C2S) {
+        classified = 1;
+        text_mode = lx->mode == IMAP_LEX_TEXT;
+        kind = text_mode ? IMAP_UNIT_CLIENT_TEXT : IMAP_UNIT_COMMAND;
+    } else if (p[0] == '+') {
+        classified = 1;
+        text_mode = 1;
+        kind = IMAP_UNIT_CONTINUE;
+    } else if (n > 3 && p[0] == '*' && p[1] == ' ' && (unsigned)(p[2] - '0') <= 9) {
+        /* "* 123 ...": what the loop below would make of these bytes */
+        for (k = 3; k < n && (unsigned)(p[k] - '0') <= 9; k++)
+            ;
+        classified = k < n && p[k] == ' ' && k < IMAP_LEX_HEAD_MAX - 1;
+        text_mode = 0;
+        kind = classified ? IMAP_UNIT_DATA : IMAP_UNIT_MALFORMED;
+        if (classified) {
+            spaces = 2;
+            sp1 = 1;
+            start = k + 1;
+        }
+    } else {
+        classified = 0;
+        text_mode = 0;
+        kind = IMAP_UNIT_MALFORMED;
+    }
+
+    /* the head: up to the third space outside quotes, at most HEAD_MAX;
+     * bytes that are none of space, quote, backslash, NUL or CR are only
+     * passed over (but an escaped one), up to the byte where HEAD_MAX is
+     * reached */
+    lim = n < IMAP_LEX_HEAD_MAX - 1 ? n : IMAP_LEX_HEAD_MAX - 1;
+    for (i = start; head_len == 0; i++) {
+        char c;
+        while (i < lim && !esc && !tbl_fast_head[(unsigned char)p[i]])
+            i++;
+        if (i >= n)
+            break;
+        c = p[i];
+        if (c == '\0' || c == '\r')
+            return 0;
+        if (!text_mode) {
+            if (esc) {
+                esc = 0;
+                if (c != '"' && c != '\\')
+                    flags |= IMAP_UNIT_BAD_ESCAPE;
+            } else if (in_quote) {
+                if (c == '\\')
+                    esc = 1;
+                else if (c == '"')
+                    in_quote = 0;
+            } else if (c == '"') {
+                in_quote = saw_quote = 1;
+            }
+        }
+        if (c == ' ' && !in_quote) {
+            if (++spaces == 1) {
+                sp1 = i;
+                if (i > IMAP_LEX_TAG_MAX)
+                    return 0; /* a limit to report: the general path does */
+            } else if (!classified) {
+                /* classify() takes the first two spaces, quoted or not */
+                if (saw_quote)
+                    classify_line(p, i + 1, 0, &kind, &text_mode);
+                else
+                    kind = classify_words(p, sp1, i, &text_mode);
+                classified = 1;
+                if (text_mode)
+                    in_quote = esc = 0;
+            }
+            if (spaces >= 3)
+                head_len = i + 1 < IMAP_LEX_HEAD_MAX ? i + 1 : IMAP_LEX_HEAD_MAX;
+        } else if (i + 1 >= IMAP_LEX_HEAD_MAX) {
+            if (spaces == 0)
+                return 0; /* likewise */
+            if (!classified) {
+                kind = IMAP_UNIT_MALFORMED;
+                classified = 1;
+            }
+            head_len = IMAP_LEX_HEAD_MAX;
+        }
+    }
+
+    head_flags = flags;
+
+    /* the rest: only NUL, CR and (outside text mode) quotes matter */
+    if (text_mode) {
+        for (; (i += imap_scan4(p + i, n - i, '\0', '\r', '\0', '\0')) < n; i++) {
+            if (p[i] == '\r')
+                return 0; /* a bare CR */
+            flags |= IMAP_UNIT_NUL;
+        }
+    } else if (scan_data(p + i, n - i, &in_quote, &esc, &flags) < n - i) {
+        return 0; /* a bare CR */
+    }
+    if (!classified) {
+        classify_line(p, n, 1, &kind, &text_mode);
+        if (text_mode)
+            in_quote = 0;
+    }
+    if (in_quote && !text_mode)
+        flags |= IMAP_UNIT_OPEN_QUOTE;
+
+    lx->in_unit = 1;
+    lx->unit_off = lx->offset;
+    lx->kind = kind;
+    u = (struct imap_unit){lx->dir, kind, lx->offset, 0, p, 0, NULL, 0, 0, 0, head_flags};
+    if (lx->cb->head != NULL) {
+        u.text_len = head_len != 0 ? head_len : n < IMAP_LEX_HEAD_MAX ? n : IMAP_LEX_HEAD_MAX;
+        u.len = u.line_bytes = u.text_len;
+        lx->offset += u.text_len;
+        lx->cb->head(lx->arg, &u);
+        lx->offset = u.off;
+    }
+    lx->offset += n + 2;
+    u.len = u.line_bytes = n + 2;
+    u.text_len = n;
+    u.flags = flags;
+    lx->in_unit = 0;
+    lx->len = 0;
+    lx->nlits = 0;
+    lx->cb->unit(lx->arg, &u);
+    return n + 2;
+}
+
 int imap_lex_feed(struct imap_lex *lx, const char *data, size_t len)
 {
     const char *p = data, *end = data + len;
@@ -739,8 +1083,14 @@ int imap_lex_feed(struct imap_lex *lx, const char *data, size_t len)
                 p = end;
                 continue;
             }
-            if (!lx->in_unit)
+            if (!lx->in_unit) {
+                size_t fast = line_fast(lx, p, (size_t)(end - p));
+                if (fast > 0) {
+                    p += fast;
+                    continue;
+                }
                 unit_begin(lx);
+            }
             used = scan_line(lx, p, (size_t)(end - p));
             break;
         case LX_CR:

@@ -7,8 +7,10 @@
  * keeps the caller's buffer: the non-literal bytes of the current unit (up to
  * the line limit) and the first bytes of each literal (up to the keep limits)
  * are copied into a scratch buffer that is allocated lazily and released
- * whenever a feed ends on a unit boundary.  Literal bodies beyond that are
- * only counted, so a 2 GB literal streams through in constant memory.
+ * whenever a feed ends on a unit boundary (a line without literals that
+ * arrives whole in one feed is handed out in place, without a copy).  Literal
+ * bodies beyond that are only counted, so a 2 GB literal streams through in
+ * constant memory.
  *
  * Framing follows protocol.md §2: quoted strings (with \" and \\), literal
  * markers only as the last token of a non-text line, text-mode lines whose
@@ -93,8 +95,8 @@ struct imap_literal {
  * kept bytes of each literal right after its marker's CRLF, so text reads like
  * the wire form of a unit whose long literals were cut short; lits[i].kept
  * says how many bytes of literal i are present.  The final CRLF (or LF) is not
- * in text.  Everything is owned by the framer and valid until the callback
- * returns.
+ * in text.  Everything is owned by the framer (or is the caller's fed bytes)
+ * and valid until the callback returns.
  */
 struct imap_unit {
     enum imap_dir dir;

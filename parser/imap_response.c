@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "imap_scan.h"
 #include "imap_token.h"
 #include "imap_utf7.h"
 
@@ -14,6 +15,7 @@ struct rp {
     struct imap_response *r;
     struct imap_tok_reader tk;
     const char *syntax; /* our own complaint, used when the tokenizer has none */
+    int read_all;       /* the line was read to its end without a complaint */
 };
 
 /* An array that grows in the arena (the old copy is simply left behind). */
@@ -98,7 +100,8 @@ static int utf8_valid(const unsigned char *s, size_t n)
  * invalid octets and the event says so. */
 static struct imap_str note(struct rp *p, struct imap_str s)
 {
-    if (s.p != NULL && !p->r->lossy && !utf8_valid((const unsigned char *)s.p, s.len))
+    if (s.p != NULL && !p->r->lossy && !imap_scan_ascii(s.p, s.len) &&
+        !utf8_valid((const unsigned char *)s.p, s.len))
         p->r->lossy = 1;
     return s;
 }
@@ -632,6 +635,316 @@ static void parse_fetch(struct rp *p)
     f->nparts = parts.n;
 }
 
+/* ---- FETCH, fast path ---- */
+
+#define FETCH_FAST_MAX 4096 /* bytes of text */
+
+/* p[0..4) or p[0..8) equals w: fixed-size loads the compiler turns into
+ * one compare with a constant (p must have that many bytes) */
+static inline int eq4(const char *p, const char *w)
+{
+    uint32_t a, b;
+
+    memcpy(&a, p, 4);
+    memcpy(&b, w, 4);
+    return a == b;
+}
+
+static inline int eq8(const char *p, const char *w)
+{
+    uint64_t a, b;
+
+    memcpy(&a, p, 8);
+    memcpy(&b, w, 8);
+    return a == b;
+}
+
+/* Reads 1 to 19 digits at t[*i] (no overflow possible); returns 0, or -1. */
+static inline int fast_num(const char *t, size_t n, size_t *i, uint64_t *v_r)
+{
+    size_t k = *i, end = n - k > 20 ? k + 20 : n;
+    uint64_t v = 0;
+    unsigned d;
+
+    while (k < end && (d = (unsigned)(t[k] - '0')) <= 9) {
+        v = v * 10 + d;
+        k++;
+    }
+    if (k == *i || k - *i > 19)
+        return -1;
+    *i = k;
+    *v_r = v;
+    return 0;
+}
+
+/* Bytes of a flag the fast path takes: printable ASCII (so nothing for
+ * note() to find), less what ends an atom or makes read_atom() look closer. */
+static const unsigned char flag_stop[256] = {
+    ['('] = 1, [')'] = 1, ['"'] = 1, ['{'] = 1, ['['] = 1, ['<'] = 1,
+};
+
+static inline int flag_char(unsigned char c)
+{
+    return (unsigned)(c - 0x21) < 0x5e && !flag_stop[c];
+}
+
+/* NIL, or a quoted string without escapes, at t[*i]: its value as
+ * imap_tok_string(nil_ok) would give it.  Returns 0, or -1 for anything
+ * else (escapes, literals, other atoms, nil in lower case). */
+static IMAP_HOT_INLINE int fast_nstring(const char *t, size_t n, size_t *i, struct imap_str *v_r)
+{
+    size_t k = *i, e;
+
+    if (k >= n)
+        return -1;
+    if (t[k] == 'N') {
+        if (n - k < 4 || t[k + 1] != 'I' || t[k + 2] != 'L' || (t[k + 3] != ' ' && t[k + 3] != ')'))
+            return -1;
+        *v_r = IMAP_STR_NULL;
+        *i = k + 3;
+        return 0;
+    }
+    if (t[k] != '"')
+        return -1;
+    e = k + 1 + imap_scan4(t + k + 1, n - k - 1, '"', '\\', '\r', '\n');
+    if (e >= n || t[e] != '"')
+        return -1;
+    *v_r = (struct imap_str){t + k + 1, e - k - 1};
+    *i = e + 1;
+    return 0;
+}
+
+/* An address list at t[*i] ("(" 1*address ")", an address being four
+ * nstrings in parentheses) as parse_addr_list() reads it: the first address
+ * with a host goes to *from_r when from_r is not NULL.  Returns 0, or -1
+ * for any other form. */
+static int fast_addr_list(struct rp *p, size_t *ip, struct imap_str *from_r)
+{
+    const char *t = p->u->text;
+    size_t n = p->u->text_len, i = *ip + 1, j;
+
+    for (;;) {
+        struct imap_str f[4];
+        if (i >= n || t[i] != '(')
+            return -1;
+        i++;
+        for (j = 0; j < 4; j++) {
+            if (j > 0 && (i >= n || t[i++] != ' '))
+                return -1;
+            if (fast_nstring(t, n, &i, &f[j]) < 0)
+                return -1;
+        }
+        if (i + 1 >= n || t[i] != ')')
+            return -1;
+        i++;
+        if (from_r != NULL && from_r->p == NULL) {
+            for (j = 0; j < 4; j++)
+                note(p, f[j]);
+            if (f[3].p != NULL)
+                *from_r = render_addr(p, f[0], f[2], f[3]);
+        }
+        if (t[i] == ')')
+            break;
+        if (t[i] == ' ') /* "((...) (...))": the tokenizer skips the space */
+            i++;
+    }
+    *ip = i + 1;
+    return 0;
+}
+
+/* ENVELOPE's value at t[*i] (its "(") as parse_envelope() reads it, in the
+ * forms fast_nstring() and fast_addr_list() take.  Returns 0, or -1. */
+static int fast_envelope(struct rp *p, size_t *ip, struct imap_ev_envelope *env)
+{
+    const char *t = p->u->text;
+    size_t n = p->u->text_len, i = *ip + 1;
+    int field;
+
+    for (field = 0;; field++) {
+        if (i >= n)
+            return -1;
+        if (t[i] == '(') {
+            if (fast_addr_list(p, &i, field == 2 ? &env->from : NULL) < 0)
+                return -1;
+        } else {
+            struct imap_str v;
+            if (fast_nstring(t, n, &i, &v) < 0)
+                return -1;
+            if (field == 0)
+                env->date = note(p, v);
+            else if (field == 1)
+                env->subject = note(p, v);
+            else if (field == 9)
+                env->message_id = note(p, v);
+        }
+        if (i >= n)
+            return -1;
+        if (t[i] == ')')
+            break;
+        if (t[i] != ' ')
+            return -1;
+        i++;
+    }
+    *ip = i + 1;
+    return 0;
+}
+
+/* A FLAGS list at t[*ip] (its "(") of flags fast_flag() takes, one space
+ * between them, into flags as read_str_list() would.  Returns 0, or -1. */
+static int fast_flags(struct rp *p, size_t *ip, struct vec *flags)
+{
+    const char *t = p->u->text;
+    size_t n = p->u->text_len, i = *ip + 1, k;
+
+    flags->n = 0; /* a repeated FLAGS replaces the first */
+    while (i < n && t[i] != ')') {
+        struct imap_str *e;
+        for (k = i; k < n && flag_char((unsigned char)t[k]); k++)
+            ;
+        /* a flag, then ")" or one space and the next flag */
+        if (k == i || t[i] == '~' || k + 1 >= n ||
+            !(t[k] == ')' || (t[k] == ' ' && flag_char((unsigned char)t[k + 1]))))
+            return -1;
+        e = vec_push(p, flags, sizeof(*e));
+        if (e != NULL)
+            *e = (struct imap_str){t + i, k - i};
+        i = t[k] == ' ' ? k + 1 : k;
+    }
+    if (i >= n)
+        return -1;
+    *ip = i + 1;
+    return 0;
+}
+
+/*
+ * One FETCH item at t[*ip] in a plain form: UID, FLAGS, MODSEQ, RFC822.SIZE,
+ * INTERNALDATE and ENVELOPE, read straight from the bytes.  Returns 0 with
+ * *ip after its value, or -1 (nothing changed that matters) for the general
+ * way.  Each case checks its name, the space and what opens the value, and
+ * needs one byte more (the list's ")").
+ */
+static int fast_item(struct rp *p, size_t *ip, struct vec *flags)
+{
+    const char *t = p->u->text;
+    size_t n = p->u->text_len, i = *ip, left = n - i;
+    struct imap_ev_fetch *f = &p->r->untagged.fetch;
+    uint64_t v;
+
+    switch (t[i]) {
+    case 'U':
+        if (left < 5 || !eq4(t + i, "UID ") || (i += 4, fast_num(t, n, &i, &v) < 0) ||
+            v > UINT32_MAX)
+            return -1;
+        f->uid = (uint32_t)v;
+        f->present |= IMAP_FETCH_UID;
+        break;
+    case 'F':
+        if (left < 8 || !eq4(t + i, "FLAG") || !eq4(t + i + 3, "GS (") ||
+            (i += 6, fast_flags(p, &i, flags) < 0))
+            return -1;
+        f->present |= IMAP_FETCH_FLAGS;
+        break;
+    case 'M':
+        if (left < 9 || !eq8(t + i, "MODSEQ (") || (i += 8, fast_num(t, n, &i, &v) < 0) || i >= n ||
+            t[i] != ')')
+            return -1;
+        i++;
+        f->modseq = v;
+        f->present |= IMAP_FETCH_MODSEQ;
+        break;
+    case 'R':
+        if (left < 13 || !eq8(t + i, "RFC822.S") || !eq4(t + i + 8, "IZE ") ||
+            (i += 12, fast_num(t, n, &i, &v) < 0))
+            return -1;
+        f->size = v;
+        f->present |= IMAP_FETCH_SIZE;
+        break;
+    case 'I': {
+        struct imap_str d;
+        if (left < 15 || !eq8(t + i, "INTERNAL") || !eq8(t + i + 5, "NALDATE ") ||
+            (i += 13, fast_nstring(t, n, &i, &d) < 0))
+            return -1;
+        f->internaldate = note(p, d);
+        f->present |= IMAP_FETCH_INTERNALDATE;
+        break;
+    }
+    case 'E': {
+        /* what an earlier ENVELOPE left, for a fallback */
+        struct imap_ev_envelope env = f->envelope;
+        int lossy = p->r->lossy;
+        if (left < 11 || !eq8(t + i, "ENVELOPE") || t[i + 8] != ' ' || t[i + 9] != '(')
+            return -1;
+        i += 9;
+        if (fast_envelope(p, &i, &f->envelope) < 0) {
+            f->envelope = env;
+            p->r->lossy = lossy;
+            return -1;
+        }
+        f->present |= IMAP_FETCH_ENVELOPE;
+        break;
+    }
+    default:
+        return -1;
+    }
+    *ip = i;
+    return 0;
+}
+
+/*
+ * FETCH data as servers send it most ("* 12 FETCH (UID 4711 FLAGS (\Seen)
+ * MODSEQ (90210))"): the items fast_item() knows are read straight from the
+ * bytes, any other (BODY[], BODYSTRUCTURE...) or any in a less plain form
+ * with fetch_pair() and the tokenizer, from the item on.  The fast reading
+ * only accepts what the general one reads the same way; where it is unsure
+ * (runs of spaces, an error, anything after the list) it returns -1 and the
+ * line is read again the general way.  The tokenizer is at the "(".
+ */
+static int fetch_fast(struct rp *p)
+{
+    const char *t = p->u->text;
+    size_t n = p->u->text_len, i = p->tk.pos;
+    struct imap_ev_fetch *f = &p->r->untagged.fetch;
+    struct vec flags = {0}, parts = {0};
+
+    /* short lines only, so that what this takes from the arena before a
+     * fallback is never missed by the general reading (IMAP_ARENA_MAX) */
+    if (n > FETCH_FAST_MAX || p->tk.peeked || n - i < 3 || t[i] != ' ' || t[i + 1] != '(')
+        return -1;
+    p->r->untagged.has_fetch = 1;
+    i += 2;
+    p->tk.depth = 1; /* for the items read with the tokenizer */
+    while (t[i] != ')') {
+        if (fast_item(p, &i, &flags) < 0) {
+            /* this item the general way, the tokenizer at its name */
+            struct imap_tok it;
+            p->tk.pos = i;
+            if (next(p, &it) != IMAP_TOK_ATOM || fetch_pair(p, &it, &flags, &parts) != 0 ||
+                p->tk.err != NULL || p->tk.peeked || p->tk.depth != 1)
+                return -1;
+            i = p->tk.pos;
+        }
+        /* then the end of the list, or one space and the next item */
+        if (i >= n)
+            return -1;
+        if (t[i] == ')')
+            break;
+        if (t[i] != ' ' || i + 1 >= n || t[i + 1] == ' ')
+            return -1;
+        i++;
+    }
+    if (i + 1 != n)
+        return -1; /* something after the list: the general way reads it */
+    f->flags = flags.v;
+    f->nflags = flags.n;
+    f->parts = parts.v;
+    f->nparts = parts.n;
+    /* the tokenizer at the end, as after the general reading */
+    p->tk.pos = n;
+    p->tk.depth = 0;
+    p->read_all = 1;
+    return 0;
+}
+
 /* ---- other data ---- */
 
 static void parse_list(struct rp *p)
@@ -941,11 +1254,19 @@ static void fill_literals(struct rp *p)
     p->r->untagged.nliterals = u->nlits;
 }
 
-static int name_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_';
-}
+/* Bytes of a response name: A-Z a-z 0-9 - . _ (8-bit: none) */
+/* clang-format off */
+static const unsigned char name_chars[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* CTL */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* CTL */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, /* SP ! " # $ % & ' ( ) * + , - . / */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0-9 : ; < = > ? */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* @ A-O */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, /* P-Z [ \ ] ^ _ */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* ` a-o */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, /* p-z { | } ~ DEL */
+};
+/* clang-format on */
 
 static int parse_data(struct rp *p)
 {
@@ -957,6 +1278,8 @@ static int parse_data(struct rp *p)
     enum imap_tok_type type;
     struct imap_str name;
     struct vec v = {0};
+    uint64_t num = 0;
+    unsigned d;
 
     fill_literals(p);
     /* "* n NAME" in its plain form is read here (the framer classified the
@@ -964,16 +1287,21 @@ static int parse_data(struct rp *p)
      * anything less plain */
     while (pos < n && text[pos] == ' ')
         pos++;
-    for (j = pos; j < n && text[j] >= '0' && text[j] <= '9'; j++)
-        ;
+    for (j = pos; j < n && (d = (unsigned)(text[j] - '0')) <= 9; j++)
+        if (j - pos < 19)
+            num = num * 10 + d; /* 19 digits cannot overflow */
     if (j > pos && j < n && text[j] == ' ') {
-        if (num_u64((struct imap_str){text + pos, j - pos}, UINT64_MAX, &ev->n) == 0)
+        if (j - pos <= 19) {
+            ev->n = num;
             ev->has_n = 1;
-        else
+        } else if (num_u64((struct imap_str){text + pos, j - pos}, UINT64_MAX, &ev->n) == 0) {
+            ev->has_n = 1;
+        } else {
             p->syntax = IMAP_ERR_SYNTAX;
+        }
         pos = j + 1;
     }
-    for (j = pos; j < n && name_char(text[j]); j++)
+    for (j = pos; j < n && name_chars[(unsigned char)text[j]]; j++)
         ;
     if (j > pos && !(text[pos] >= '0' && text[pos] <= '9') && (j == n || text[j] == ' ')) {
         name = (struct imap_str){text + pos, j - pos};
@@ -997,8 +1325,17 @@ static int parse_data(struct rp *p)
     }
     switch (data_name(p, name, &ev->name)) {
     case DN_FETCH:
-        if (ev->has_n)
+        if (ev->has_n) {
+            size_t at = p->tk.pos;
+            int lossy = p->r->lossy;
+            if (fetch_fast(p) == 0)
+                break;
+            /* from the "(" again, the general way */
+            memset(&ev->fetch, 0, sizeof(ev->fetch));
+            p->r->lossy = lossy;
+            imap_tok_init(&p->tk, u, at);
             parse_fetch(p);
+        }
         break;
     case DN_CAPABILITY:
     case DN_ENABLED:
@@ -1181,6 +1518,7 @@ int imap_response_parse(const struct imap_unit *u, struct imap_arena *a,
     p.opts = opts != NULL ? opts : &opts_default;
     p.r = r;
     p.syntax = NULL;
+    p.read_all = 0;
 
     switch (u->kind) {
     case IMAP_UNIT_CONTINUE:
@@ -1198,7 +1536,7 @@ int imap_response_parse(const struct imap_unit *u, struct imap_arena *a,
     parse_data(&p);
     /* every data line is read to its end, so structural errors are found
      * whatever the interpretation skipped */
-    for (;;) {
+    while (!p.read_all) {
         struct imap_tok t;
         enum imap_tok_type type = next(&p, &t);
         if (type == IMAP_TOK_EOL || type == IMAP_TOK_ERROR)

@@ -858,10 +858,11 @@ static void s2c_head(void *arg, const struct imap_unit *u)
     }
     if (!s->cfg.relay)
         return;
-    caps_policy(s, &pol);
-    if (imap_caps_policy_active(&pol) && maybe_caps_line(u) &&
-        caps_locate(u->text, u->text_len, 0, &list))
-        ds->mode = UM_HOLD;
+    if (maybe_caps_line(u)) { /* the cheap look first */
+        caps_policy(s, &pol);
+        if (imap_caps_policy_active(&pol) && caps_locate(u->text, u->text_len, 0, &list))
+            ds->mode = UM_HOLD;
+    }
     if (u->kind == IMAP_UNIT_TAGGED && s->starttls_pending && !s->starttls_local) {
         struct imap_str w[1];
         if (sess_head_words(u, w, 1) == 1 && imap_str_eq_ci(w[0], s->starttls_tag) &&
@@ -1165,19 +1166,29 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
     inflight_remove(s, c - s->cmds);
 }
 
+/* n is the upper-case word w (of length wn), ignoring case.  Response names
+ * come upper-cased, so the exact compare (inlined for a constant wn) nearly
+ * always decides. */
+static inline int name_is(struct imap_str n, const char *w, size_t wn)
+{
+    return n.len == wn && (memcmp(n.p, w, wn) == 0 || imap_str_eq_ci(n, w));
+}
+
+#define NAME_IS(n, w) name_is((n), (w), sizeof(w) - 1)
+
 /* EXISTS, EXPUNGE, FETCH, VANISHED: the responses that name messages of the
  * selected mailbox (dispatch on length first: one per server line). */
 static int is_mailbox_response(struct imap_str n)
 {
     switch (n.len) {
     case 5:
-        return imap_str_eq_ci(n, "FETCH");
+        return NAME_IS(n, "FETCH");
     case 6:
-        return imap_str_eq_ci(n, "EXISTS");
+        return NAME_IS(n, "EXISTS");
     case 7:
-        return imap_str_eq_ci(n, "EXPUNGE");
+        return NAME_IS(n, "EXPUNGE");
     case 8:
-        return imap_str_eq_ci(n, "VANISHED");
+        return NAME_IS(n, "VANISHED");
     default:
         return 0;
     }
@@ -1194,11 +1205,11 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
     sess_event_dir(&ev, IMAP_S2C, u->off);
     if (s->d[IMAP_S2C].mode == UM_KA_HOLD)
         ev.flags |= IMAP_EVF_HELD;
-    if (ut->ncaps > 0 && !(ut->name.len == 7 && imap_str_eq_ci(ut->name, "ENABLED")))
+    if (ut->ncaps > 0 && !NAME_IS(ut->name, "ENABLED"))
         note_server_caps(s, ut->caps, ut->ncaps);
     if (greeting) {
         ev.flags |= IMAP_EVF_GREETING;
-        if (imap_str_eq_ci(ut->name, "PREAUTH")) {
+        if (NAME_IS(ut->name, "PREAUTH")) {
             set_state(s, IMAP_STATE_AUTHENTICATED);
             ut->has_state = 1;
             ut->state = IMAP_STATE_AUTHENTICATED;
@@ -1206,7 +1217,7 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
     } else {
         ut->has_state = 0; /* PREAUTH means something only as the greeting */
     }
-    if (ut->name.len == 3 && imap_str_eq_ci(ut->name, "BYE"))
+    if (NAME_IS(ut->name, "BYE"))
         s->bye = 1;
     if (is_mailbox_response(ut->name)) {
         /* the mailbox a SELECT in progress is opening, else the selected one */
@@ -1221,7 +1232,7 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
         }
         ut->mailbox = sess_cstr(mbox);
     }
-    if (ut->name.len == 7 && imap_str_eq_ci(ut->name, "ENABLED")) {
+    if (NAME_IS(ut->name, "ENABLED")) {
         size_t i;
         for (i = 0; i < ut->ncaps; i++)
             if (imap_str_eq_ci(ut->caps[i], "UTF8=ACCEPT") || imap_str_eq_ci(ut->caps[i], "IMAP4REV2"))
@@ -1265,7 +1276,7 @@ static void s2c_unit(void *arg, const struct imap_unit *u)
     if (s->ka_pending && (ka = imap_ka_reply(s, u)) != KA_NOT_OURS) {
         imap_ka_unit(s, u, ka, &r, rc);
         ds->mode = UM_DROP; /* swallowed, also when it was held to be sure */
-    } else if (u->kind != IMAP_UNIT_CONTINUE && rc == 0)
+    } else if (u->kind != IMAP_UNIT_CONTINUE && rc == 0 && maybe_caps_line(u))
         s2c_caps_edit(s, u, &r, &removed, &nremoved);
     if (ka != KA_NOT_OURS) {
         /* handled above */
@@ -1469,6 +1480,8 @@ void imap_session_eof(struct imap_session *s, enum imap_dir dir)
 
     if (ds->discarding)
         report_discard(s, dir);
+    if (dir == IMAP_C2S)
+        s->await_plus = -1; /* the client is gone: no literal follows a "+" */
     if (!imap_lex_at_boundary(ds->lx) && imap_lex_mode(ds->lx) != IMAP_LEX_RAW &&
         !ds->discarding) {
         uint64_t start = imap_lex_unit_start(ds->lx);

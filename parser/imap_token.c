@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "imap_arena.h"
+#include "imap_scan.h"
 
 void imap_tok_init(struct imap_tok_reader *r, const struct imap_unit *unit, size_t start)
 {
@@ -34,6 +35,9 @@ static const unsigned char atom_stop[256] = {
     ['['] = 1, ['<'] = 1,
 };
 
+/* what tok_read() skips between tokens */
+static const unsigned char separator[256] = {[' '] = 1, ['\r'] = 1, ['\n'] = 1};
+
 static int ends_atom(unsigned char c)
 {
     return atom_end[c];
@@ -44,27 +48,30 @@ static enum imap_tok_type read_quoted(struct imap_tok_reader *r, struct imap_tok
 {
     const char *t = r->unit->text;
     size_t n = r->unit->text_len, i = r->pos + 1;
+    int plain = 1;
 
-    for (; i < n; i++) {
-        char c = t[i];
-        if (c == '"') {
+    for (;;) {
+        i += imap_scan4(t + i, n - i, '"', '\\', '\r', '\n');
+        if (i >= n)
+            break;
+        if (t[i] == '"') {
             tok->type = IMAP_TOK_QUOTED;
             tok->s = (struct imap_str){t + r->pos + 1, i - r->pos - 1};
+            tok->plain = plain;
             r->pos = i + 1;
             return tok->type;
         }
-        if (c == '\\') {
-            if (i + 1 < n && (t[i + 1] == '"' || t[i + 1] == '\\')) {
-                i++;
-                continue;
-            }
-            if (i + 1 >= n)
-                break; /* a backslash right before the end: unterminated */
-            imap_tok_fail(r, IMAP_ERR_BAD_ESCAPE, i);
-            return IMAP_TOK_ERROR;
-        }
-        if (c == '\r' || c == '\n')
+        if (t[i] != '\\')
             break; /* quoted strings cannot span lines */
+        if (i + 1 < n && (t[i + 1] == '"' || t[i + 1] == '\\')) {
+            plain = 0;
+            i += 2;
+            continue;
+        }
+        if (i + 1 >= n)
+            break; /* a backslash right before the end: unterminated */
+        imap_tok_fail(r, IMAP_ERR_BAD_ESCAPE, i);
+        return IMAP_TOK_ERROR;
     }
     imap_tok_fail(r, IMAP_ERR_UNTERMINATED_QUOTE, r->pos);
     return IMAP_TOK_ERROR;
@@ -156,13 +163,15 @@ static enum imap_tok_type read_atom(struct imap_tok_reader *r, struct imap_tok *
     const char *t = r->unit->text;
     size_t n = r->unit->text_len, i = r->pos;
 
-    while (i < n) {
+    for (;;) {
         unsigned char c;
         while (i < n && !atom_stop[(unsigned char)t[i]])
             i++;
         if (i >= n)
             break;
         c = (unsigned char)t[i];
+        if (c != '[' && c != '<')
+            break; /* the usual end: a space or a parenthesis */
         if (c == '[') {
             /* a body section or a bracketed name: runs to the matching "]" */
             int in_quote = 0;
@@ -205,9 +214,7 @@ static enum imap_tok_type read_atom(struct imap_tok_reader *r, struct imap_tok *
                 continue;
             }
         }
-        if (ends_atom(c))
-            break;
-        i++;
+        i++; /* "<" is an ATOM-CHAR */
     }
     tok->type = IMAP_TOK_ATOM;
     tok->s = (struct imap_str){t + r->pos, i - r->pos};
@@ -215,61 +222,88 @@ static enum imap_tok_type read_atom(struct imap_tok_reader *r, struct imap_tok *
     return tok->type;
 }
 
-static enum imap_tok_type tok_read(struct imap_tok_reader *r, struct imap_tok *tok)
+/* The tokens tok_read() does not read itself: the end, strings, literals,
+ * atoms that start oddly.  r->pos is at the token. */
+static enum imap_tok_type tok_other(struct imap_tok_reader *r, struct imap_tok *tok)
 {
     const struct imap_unit *u = r->unit;
     const char *t = u->text;
-    size_t n = u->text_len;
+    size_t pos = r->pos;
 
-    tok->s.p = NULL;
-    tok->s.len = 0;
-    tok->lit_size = 0;
-    tok->lit_flags = 0;
-    tok->lit_truncated = 0;
-    if (r->err != NULL)
-        return tok->type = IMAP_TOK_ERROR;
-    /* spaces separate tokens; a stray CR kept in the text is skipped too
-     * (in a loop: the input decides how many there are) */
-    while (r->pos < n && t[r->pos] <= ' ' && (t[r->pos] == ' ' || t[r->pos] == '\r' ||
-                                              t[r->pos] == '\n'))
-        r->pos++;
-    tok->pos = r->pos;
-    if (r->pos >= n) {
+    if (pos >= u->text_len) {
         if (r->depth > 0 && !(u->flags & IMAP_UNIT_TRUNCATED)) {
-            imap_tok_fail(r, IMAP_ERR_UNBALANCED_PAREN, r->pos);
+            imap_tok_fail(r, IMAP_ERR_UNBALANCED_PAREN, pos);
             return tok->type = IMAP_TOK_ERROR;
         }
         return tok->type = IMAP_TOK_EOL;
     }
-    switch (t[r->pos]) {
-    case '(':
-        r->pos++;
-        if (++r->depth > r->depth_max)
-            r->depth_exceeded = 1;
-        return tok->type = IMAP_TOK_LPAREN;
+    switch (t[pos]) {
     case ')':
-        if (r->depth == 0) {
-            imap_tok_fail(r, IMAP_ERR_UNBALANCED_PAREN, r->pos);
-            return tok->type = IMAP_TOK_ERROR;
-        }
-        r->pos++;
-        r->depth--;
-        return tok->type = IMAP_TOK_RPAREN;
+        imap_tok_fail(r, IMAP_ERR_UNBALANCED_PAREN, pos);
+        return tok->type = IMAP_TOK_ERROR;
     case '"':
         return tok->type = read_quoted(r, tok);
     case '{':
     case '~':
         if (read_literal(r, tok))
             return tok->type;
-        if (t[r->pos] == '{') {
+        if (t[pos] == '{') {
             /* "{5} x": "{" is no ATOM-CHAR and this is no literal */
-            imap_tok_fail(r, IMAP_ERR_BAD_LITERAL, r->pos);
+            imap_tok_fail(r, IMAP_ERR_BAD_LITERAL, pos);
             return tok->type = IMAP_TOK_ERROR;
         }
         return tok->type = read_atom(r, tok);
     default:
         return tok->type = read_atom(r, tok);
     }
+}
+
+/* The next token.  The usual ones (parentheses, atoms that end at a space
+ * or parenthesis) are read here; the others in functions of their own, so
+ * that this stays small. */
+static inline enum imap_tok_type tok_read(struct imap_tok_reader *r, struct imap_tok *tok)
+{
+    const char *t = r->unit->text;
+    size_t n = r->unit->text_len, pos = r->pos, i;
+    unsigned char c;
+
+    tok->s.p = NULL;
+    tok->s.len = 0;
+    tok->lit_size = 0;
+    tok->lit_flags = 0;
+    tok->lit_truncated = 0;
+    tok->plain = 0;
+    if (r->err != NULL)
+        return tok->type = IMAP_TOK_ERROR;
+    /* spaces separate tokens; a stray CR kept in the text is skipped too
+     * (in a loop: the input decides how many there are) */
+    while (pos < n && separator[(unsigned char)t[pos]])
+        pos++;
+    r->pos = pos;
+    tok->pos = pos;
+    if (pos >= n)
+        return tok_other(r, tok);
+    c = (unsigned char)t[pos];
+    if (c == '(') {
+        r->pos = pos + 1;
+        if (++r->depth > r->depth_max)
+            r->depth_exceeded = 1;
+        return tok->type = IMAP_TOK_LPAREN;
+    }
+    if (c == ')' && r->depth > 0) {
+        r->pos = pos + 1;
+        r->depth--;
+        return tok->type = IMAP_TOK_RPAREN;
+    }
+    if (atom_stop[c] || c == '~')
+        return tok_other(r, tok);
+    for (i = pos + 1; i < n && !atom_stop[(unsigned char)t[i]]; i++)
+        ;
+    if (i < n && (t[i] == '[' || t[i] == '<'))
+        return tok->type = read_atom(r, tok); /* a section or a partial */
+    tok->s = (struct imap_str){t + pos, i - pos};
+    r->pos = i;
+    return tok->type = IMAP_TOK_ATOM;
 }
 
 enum imap_tok_type imap_tok_next(struct imap_tok_reader *r, struct imap_tok *tok)
@@ -285,7 +319,7 @@ enum imap_tok_type imap_tok_next(struct imap_tok_reader *r, struct imap_tok *tok
 enum imap_tok_type imap_tok_peek(struct imap_tok_reader *r, struct imap_tok *tok)
 {
     if (!r->peeked) {
-        tok_read(r, &r->peek);
+        imap_tok_next(r, &r->peek);
         r->peeked = 1;
     }
     *tok = r->peek;
@@ -298,7 +332,7 @@ int imap_tok_skip_list(struct imap_tok_reader *r)
     struct imap_tok tok;
 
     while (depth > 0) {
-        switch (imap_tok_next(r, &tok)) {
+        switch (r->peeked ? imap_tok_next(r, &tok) : tok_read(r, &tok)) {
         case IMAP_TOK_LPAREN:
             depth++;
             break;
@@ -358,11 +392,12 @@ struct imap_str imap_tok_string(struct imap_arena *arena, const struct imap_tok 
 {
     switch (tok->type) {
     case IMAP_TOK_ATOM:
-        if (nil_ok && imap_str_eq_ci(tok->s, "NIL"))
+        if (nil_ok && tok->s.len == 3 &&
+            (memcmp(tok->s.p, "NIL", 3) == 0 || imap_str_eq_ci(tok->s, "NIL")))
             return IMAP_STR_NULL;
         return tok->s;
     case IMAP_TOK_QUOTED:
-        if (memchr(tok->s.p, '\\', tok->s.len) != NULL) {
+        if (!tok->plain && memchr(tok->s.p, '\\', tok->s.len) != NULL) {
             char *p = imap_arena_alloc(arena, tok->s.len + 1);
             size_t len;
             if (p == NULL)

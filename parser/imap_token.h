@@ -56,6 +56,8 @@ struct imap_tok {
     uint64_t lit_size;     /* LITERAL: announced size */
     unsigned lit_flags;    /* LITERAL: IMAP_LIT_* */
     int lit_truncated;     /* LITERAL: fewer octets kept than announced */
+    int plain;             /* QUOTED: known to hold no escapes (set by the reader,
+                              so imap_tok_string() need not look for them) */
     size_t pos;            /* offset of the token in the unit text */
 };
 

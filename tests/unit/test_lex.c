@@ -28,6 +28,8 @@ struct urec {
     unsigned flags;
     char *text;
     size_t text_len;
+    char head[256]; /* the text the head callback saw */
+    size_t head_len;
     size_t nlits;
     struct imap_literal lits[REC_LITS];
 };
@@ -127,6 +129,8 @@ static void cb_unit(void *arg, const struct imap_unit *u)
     r->nlits_all = u->nlits_all;
     r->flags = u->flags;
     r->text_len = u->text_len;
+    memcpy(r->head, R.head_text, R.head_len);
+    r->head_len = R.head_len;
     r->text = malloc(u->text_len + 1);
     assert_non_null(r->text);
     memcpy(r->text, u->text, u->text_len);
@@ -252,6 +256,9 @@ static char *signature(void)
             (unsigned long long)u->nlits_all);
         for (k = 0; k < u->text_len; k++)
             SIG("%02x", (unsigned char)u->text[k]);
+        SIG(" head=");
+        for (k = 0; k < u->head_len; k++)
+            SIG("%02x", (unsigned char)u->head[k]);
         for (k = 0; k < u->nlits && k < REC_LITS; k++)
             SIG(" L(%llu,%zu,%zu,%x)", (unsigned long long)u->lits[k].size, u->lits[k].pos,
                 u->lits[k].kept, u->lits[k].flags);
@@ -499,6 +506,98 @@ static void test_every_split_c2s(void **state)
 }
 
 /* ------------------------------------------------------------ line ends */
+
+/*
+ * Whole lines that arrive in one read are framed in place (line_fast() in
+ * imap_lex.c), others byte by byte: both must give the same units, heads
+ * and flags.  Quotes, escapes and NULs at every offset of the 16-byte blocks
+ * the fast path scans, heads with quotes, a head cut at IMAP_LEX_HEAD_MAX, an
+ * escape before a bare CR (the quote state skips the CR), text lines.
+ */
+static size_t stream_fast(enum imap_dir dir, char *out, size_t size)
+{
+    static const char *const s2c[] = {
+        "* 1 FETCH (UID 5 FLAGS (\\Seen \\Answered) MODSEQ (90210))\r\n",
+        "* 2 FETCH (ENVELOPE (\"a quoted string of more than 16 bytes\" \"x\\\"y\" NIL))\r\n",
+        "* LIST (\\Noselect) \"/\" \"a b c\"\r\n",
+        "* \"quoted head\" x y\r\n",
+        "a\"1 OK \" x\r\n",
+        "* 3 FETCH (X \"ab\\\rc\" \"d\")\r\n",
+        "* 4 FETCH (X \"abc\\q\" \"\\\\\")\r\n",
+        "* 5 FETCH (X \"a\0b\" \"open)\r\n",
+        "* OK [ALERT] \"unbalanced \\ \0 x\r\n",
+        "+ go \"on\r\n",
+        "a1 OK done\r\n",
+    };
+    static const char *const c2s[] = {
+        "a1 LOGIN \"user\" \"p\\\"w\"\r\n",
+        "a2 SELECT \"a b\"\r\n",
+        "a3 SEARCH SUBJECT \"x\\\\\" FROM \"y\\z\"\r\n",
+        "a4 NO\"OP \"x y\" z\r\n",
+        "a5 X \"ab\\\rc\" \"d\"\r\n",
+    };
+    const char *const *v = dir == IMAP_S2C ? s2c : c2s;
+    size_t nv = dir == IMAP_S2C ? sizeof(s2c) / sizeof(s2c[0]) : sizeof(c2s) / sizeof(c2s[0]);
+    size_t n = 0, i, k;
+
+#define PUT(p, len)                     \
+    do {                                \
+        assert_true(n + (len) <= size); \
+        memcpy(out + n, (p), (len));    \
+        n += (len);                     \
+    } while (0)
+    for (i = 0; i < nv; i++) {
+        const char *l = v[i];
+        size_t len = strlen(l);
+        if (len < 2 || l[len - 1] != '\n') /* a NUL inside: the rest follows it */
+            len += 1 + strlen(l + len + 1);
+        PUT(l, len);
+    }
+    /* escapes and quotes at each offset of a block */
+    for (k = 0; k < 18; k++) {
+        char line[128];
+        int len =
+            snprintf(line, sizeof(line), "* %zu FETCH (X \"%.*s\\\"\\\\\" \"%.*s\\\r\" Y)\r\n", k,
+                     (int)k, "0123456789abcdefghij", (int)(17 - k), "0123456789abcdefghij");
+        assert_true(len > 0 && (size_t)len < sizeof(line));
+        PUT(line, (size_t)len);
+    }
+    /* a head longer than IMAP_LEX_HEAD_MAX, a space right at it */
+    for (k = 155; k < 162; k++) {
+        char line[256];
+        memset(line, 'x', sizeof(line));
+        memcpy(line, dir == IMAP_S2C ? "* 9 " : "a9 X ", dir == IMAP_S2C ? 4 : 5);
+        line[k] = ' ';
+        memcpy(line + 170, " y z\r\n", 6);
+        PUT(line, 176);
+    }
+#undef PUT
+    return n;
+}
+
+static void test_fast_path_any_split(void **state)
+{
+    static char data[8192];
+    int dir;
+
+    (void)state;
+    for (dir = 0; dir < 2; dir++) {
+        size_t len = stream_fast((enum imap_dir)dir, data, sizeof(data)), i;
+        char *whole = run_split((enum imap_dir)dir, data, len, len, 0), *sig;
+        sig = run_split((enum imap_dir)dir, data, len, 0, 1);
+        if (strcmp(sig, whole) != 0)
+            fail_msg("byte by byte differs:\n%s\n--- whole:\n%s", sig, whole);
+        free(sig);
+        for (i = 0; i <= len; i += 3) {
+            sig = run_split((enum imap_dir)dir, data, len, i, 0);
+            if (strcmp(sig, whole) != 0)
+                fail_msg("split at %zu differs:\n%s\n--- whole:\n%s", i, sig, whole);
+            free(sig);
+        }
+        free(whole);
+    }
+    rec_clear();
+}
 
 static void test_crlf_split(void **state)
 {
@@ -1691,6 +1790,7 @@ int main(void)
         cmocka_unit_test(test_simple_lines_s2c_kinds),
         cmocka_unit_test(test_every_split_s2c),
         cmocka_unit_test(test_every_split_c2s),
+        cmocka_unit_test(test_fast_path_any_split),
         cmocka_unit_test(test_crlf_split),
         cmocka_unit_test(test_bare_lf),
         cmocka_unit_test(test_bare_cr_kept),

@@ -1106,6 +1106,86 @@ static void test_ownership(void **state)
                 R.untagged.list.attrs[0].p < u->text + u->text_len);
 }
 
+/* Everything a FETCH line gives, as text. */
+static char *fetch_sig(void)
+{
+    const struct imap_ev_fetch *f = &R.untagged.fetch;
+    const struct imap_ev_envelope *e = &f->envelope;
+    char *b = malloc(16384);
+
+    assert_non_null(b);
+    snprintf(b, 16384,
+             "err=%s n=%s fetch=%d present=%#x uid=%s modseq=%s size=%s idate=%s flags=%s "
+             "parts=%s lits=%s date=%s subj=%s from=%s msgid=%s lossy=%d depth=%d",
+             R.err != NULL ? R.err : "-", rnum(R.untagged.has_n, R.untagged.n),
+             R.untagged.has_fetch, f->present, rnum(f->present & IMAP_FETCH_UID, f->uid),
+             rnum(f->present & IMAP_FETCH_MODSEQ, f->modseq),
+             rnum(f->present & IMAP_FETCH_SIZE, f->size), rs(f->internaldate),
+             rstrs(f->present & IMAP_FETCH_FLAGS, f->flags, f->nflags), rparts(), rlits(),
+             rs(e->date), rs(e->subject), rs(e->from), rs(e->message_id), R.lossy,
+             R.depth_exceeded);
+    return b;
+}
+
+/* FETCH lines are read straight from their bytes where their form is plain
+ * and with the tokenizer otherwise: both give the same.  A second space after
+ * "FETCH" sends a line the general way as a whole. */
+static void test_fetch_fast_path(void **state)
+{
+    static const char *const lines[] = {
+        "* 1 FETCH (UID 7 FLAGS (\\Seen $Forwarded) MODSEQ (90210))",
+        "* 1 FETCH (FLAGS () UID 0 RFC822.SIZE 12345678901234567890)",
+        "* 1 FETCH (UID 4294967296 MODSEQ (1 2) RFC822.SIZE 9)",
+        "* 1 FETCH (UID 12a FLAGS (\\Seen  \\Deleted))",
+        "* 1 FETCH (FLAGS (~x a[b] x<y) UID 1)",
+        "* 1 FETCH (FLAGS (\\Seen) FLAGS (\\Draft) INTERNALDATE NIL)",
+        "* 1 FETCH (INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" uid 3)",
+        "* 1 FETCH (INTERNALDATE \"Caf\351\")",
+        "* 1 FETCH (INTERNALDATE \"a\\\"b\" UID 2)",
+        "* 1 FETCH (UID 5 ENVELOPE (\"d\" \"s\" ((\"N\" NIL \"m\" \"h\")) NIL NIL NIL NIL NIL NIL "
+        "\"<i>\") FLAGS (\\Seen))",
+        "* 1 FETCH (ENVELOPE (NIL \"s\" ((NIL NIL \"g\" NIL) (\"A\" NIL \"a\" \"b\")(NIL NIL NIL "
+        "NIL)) NIL NIL NIL NIL NIL NIL NIL))",
+        "* 1 FETCH (ENVELOPE (NIL \"Caf\351\" ((nil NIL \"m\" \"h\")) NIL NIL NIL NIL NIL NIL "
+        "NIL))",
+        "* 1 FETCH (ENVELOPE (\"x\" \"y\" ((\"F\" NIL \"f\" \"g\")) NIL NIL NIL NIL NIL NIL NIL) "
+        "ENVELOPE ())",
+        "* 1 FETCH (ENVELOPE (\"x\" ((\"F\" NIL \"f\" \"g\")) \"q\\\\\" NIL) ENVELOPE (NIL \"y\"))",
+        "* 1 FETCH (ENVELOPE (NIL NIL ((\"a\" NIL \"b\")) NIL NIL NIL NIL NIL NIL NIL))",
+        "* 1 FETCH (ENVELOPE NIL UID 4)",
+        "* 1 FETCH (BODY[TEXT] {3}\r\nabc UID 6 BODY[] \"xy\" FLAGS (\\Seen))",
+        "* 1 FETCH (X-GM-LABELS (\\Inbox \"a b\") UID 8 MODSEQ (9))",
+        "* 1 FETCH (UID 1) extra",
+        "* 1 FETCH (UID 1 FLAGS (\\Seen)",
+        "* 1 FETCH (UID 1 FLAGS (\\Seen)))",
+        "* 1 FETCH (UID 1 \"odd\" FLAGS (x))",
+        "* 1 FETCH ()",
+        "* 1 FETCH (UID 1 )",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        char slow[1024];
+        const char *at = strstr(lines[i], "FETCH") + 5;
+        size_t head = (size_t)(at - lines[i]);
+        char *a, *b;
+        assert_true(strlen(lines[i]) + 4 < sizeof(slow));
+        snprintf(slow, sizeof(slow), "%.*s %s\r\n", (int)head, lines[i], at);
+        parse(IMAP_UNIT_DATA, slow, strlen(slow));
+        b = fetch_sig();
+        snprintf(slow, sizeof(slow), "%s\r\n", lines[i]);
+        parse(IMAP_UNIT_DATA, slow, strlen(slow));
+        a = fetch_sig();
+        if (strcmp(a, b) != 0) {
+            print_error("%s\n  fast:    %s\n  general: %s\n", lines[i], a, b);
+            fail();
+        }
+        free(a);
+        free(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1129,6 +1209,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_literals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ownership, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_fast_path, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -816,6 +816,31 @@ static void test_sync_literal_refused(void **state)
     h_end();
 }
 
+/* The client leaves while its sync literal waits for "+"; the server's NO
+ * that follows completes the command and adds nothing after the EOF. */
+static void test_sync_literal_client_gone(void **state)
+{
+    struct erec *e;
+    size_t mark;
+
+    (void)state;
+    h_start(NULL);
+    h_login();
+    mark = nev;
+    C("a5 APPEND INBOX {4}\r\n");
+    imap_session_eof(H.s, IMAP_C2S);
+    e = ev_one(IMAP_EV_PARSE_ERROR, mark);
+    assert_string_equal(e->kind, "incomplete");
+    mark = nev;
+    out_clear();
+    S("a5 NO [TRYCREATE] no such mailbox\r\n");
+    assert_true(ev_next(IMAP_EV_COMMAND, mark) < 0);
+    e = ev_one(IMAP_EV_TAGGED, mark);
+    assert_string_equal(e->cmd, "APPEND");
+    OUT(IMAP_S2C, "a5 NO [TRYCREATE] no such mailbox\r\n");
+    h_end();
+}
+
 /* ------------------------------------------------------------ AUTHENTICATE */
 
 static void test_authenticate_continuation(void **state)
@@ -2137,6 +2162,7 @@ int main(void)
         cmocka_unit_test(test_tags_out_of_order),
         cmocka_unit_test(test_sync_literal_plus),
         cmocka_unit_test(test_sync_literal_refused),
+        cmocka_unit_test(test_sync_literal_client_gone),
         cmocka_unit_test(test_authenticate_continuation),
         cmocka_unit_test(test_authenticate_sasl_ir),
         cmocka_unit_test(test_authenticate_cancel),

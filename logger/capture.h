@@ -33,8 +33,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CAP_MAGIC "ITCAP\x00\x01\n"
-#define CAP_MAGIC_LEN 8
+#define CAP_MAGIC      "ITCAP\x00\x01\n"
+#define CAP_MAGIC_LEN  8
 #define CAP_HEADER_LEN 16
 #define CAP_RECORD_MAX (1u << 20)
 

@@ -20,10 +20,10 @@
 #include "imap_event.h"
 
 enum jlog_literals {
-    JLOG_LITERALS_NONE,  /* no literal fields at all */
-    JLOG_LITERALS_SIZE,  /* sizes only (default) */
-    JLOG_LITERALS_HEAD,  /* sizes and the first head_bytes octets */
-    JLOG_LITERALS_FULL,  /* sizes and the whole content (kept up to the parser's cap) */
+    JLOG_LITERALS_NONE, /* no literal fields at all */
+    JLOG_LITERALS_SIZE, /* sizes only (default) */
+    JLOG_LITERALS_HEAD, /* sizes and the first head_bytes octets */
+    JLOG_LITERALS_FULL, /* sizes and the whole content (kept up to the parser's cap) */
 };
 
 enum jlog_overflow {
@@ -33,12 +33,12 @@ enum jlog_overflow {
 
 struct jlog_opts {
     enum jlog_literals literals;
-    size_t head_bytes;          /* JLOG_LITERALS_HEAD */
-    int redact;                 /* 0 with --no-redact: session_open says "redact": false */
-    int threaded;               /* write from a writer thread (proxy) */
-    size_t queue_max;           /* bytes queued before the log counts as congested */
+    size_t head_bytes; /* JLOG_LITERALS_HEAD */
+    int redact;        /* 0 with --no-redact: session_open says "redact": false */
+    int threaded;      /* write from a writer thread (proxy) */
+    size_t queue_max;  /* bytes queued before the log counts as congested */
     enum jlog_overflow overflow;
-    int flush_ms;               /* longest a line may wait in the writer (<= 100) */
+    int flush_ms; /* longest a line may wait in the writer (<= 100) */
 };
 
 void jlog_opts_default(struct jlog_opts *opts);
@@ -101,21 +101,21 @@ struct jlog_tls_info {
     const char *leg;     /* "client" or "server" */
     const char *version; /* "TLSv1.3" */
     const char *cipher;
-    const char *sni;     /* or NULL */
+    const char *sni;          /* or NULL */
     const char *peer_subject; /* or NULL (no peer certificate) */
     const char *peer_sha256;  /* hex, or NULL */
-    int verified;        /* -1: not applicable (client leg without client cert) */
+    int verified;             /* -1: not applicable (client leg without client cert) */
 };
 
 int jlog_tls(struct jlog_session *js, int64_t ts_us, const struct jlog_tls_info *tls);
 
 struct jlog_close_info {
-    const char *reason;  /* logout, bye, client_closed, server_closed, timeout,
-                            "error: ...", shutdown */
+    const char *reason; /* logout, bye, client_closed, server_closed, timeout,
+                           "error: ...", shutdown */
     uint64_t bytes_c2s, bytes_s2c;
     uint64_t commands;
     double duration_ms;
-    const char *user;    /* or NULL */
+    const char *user; /* or NULL */
 };
 
 int jlog_session_close(struct jlog_session *js, int64_t ts_us, const struct jlog_close_info *ci);

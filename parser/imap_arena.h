@@ -15,7 +15,7 @@
 #include "imap_types.h"
 
 #define IMAP_ARENA_BLOCK 4096
-#define IMAP_ARENA_MAX (8u * 1024 * 1024)
+#define IMAP_ARENA_MAX   (8u * 1024 * 1024)
 
 struct imap_arena_block;
 

@@ -12,7 +12,7 @@
  * limit holds any marker of that size, so an overlong line frames the same
  * as a short one. */
 #define MARKER_DIGITS_MAX 64
-#define TAIL_MAX (MARKER_DIGITS_MAX + 32)
+#define TAIL_MAX          (MARKER_DIGITS_MAX + 32)
 
 enum lex_state {
     LX_LINE,    /* in the non-literal part of a unit, or at a unit boundary */
@@ -29,17 +29,17 @@ struct imap_lex {
     struct imap_lex_limits lim;
     enum imap_lex_mode mode;
     enum lex_state state;
-    uint64_t offset;     /* bytes consumed */
+    uint64_t offset; /* bytes consumed */
 
     /* the unit in progress */
     int in_unit;
     uint64_t unit_off;
     enum imap_unit_kind kind;
     unsigned flags;
-    int text_mode;       /* no quotes, no literals (text lines) */
-    int classified;      /* kind known (s2c) */
+    int text_mode;  /* no quotes, no literals (text lines) */
+    int classified; /* kind known (s2c) */
     int head_done;
-    int spaces;          /* separators seen while looking for the head */
+    int spaces; /* separators seen while looking for the head */
     int in_quote, quote_esc;
     uint64_t line_bytes; /* non-literal bytes so far */
     int truncated;       /* line_max reached: text stopped growing */
@@ -56,7 +56,7 @@ struct imap_lex {
     size_t nlits, lits_size;
     uint64_t nlits_all;
     uint64_t lit_remaining;
-    int lit_described;   /* the current literal has a descriptor */
+    int lit_described; /* the current literal has a descriptor */
     uint64_t kept_total;
 };
 

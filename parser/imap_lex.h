@@ -30,23 +30,23 @@
 
 /* Default limits (protocol.md §2.10).  Each has a test at the limit and one
  * past it. */
-#define IMAP_LEX_C2S_LINE_MAX (64u * 1024)          /* non-literal bytes of a command */
-#define IMAP_LEX_S2C_LINE_MAX (1024u * 1024)        /* non-literal bytes of a response */
-#define IMAP_LEX_C2S_LINE_MAX_PREAUTH (8u * 1024)   /* before authentication */
-#define IMAP_LEX_S2C_LINE_MAX_PREAUTH (64u * 1024)  /* before authentication */
-#define IMAP_LEX_LITERAL_MAX ((uint64_t)1 << 40)    /* 1 TiB: a size above is logged */
-#define IMAP_LEX_LITERAL_MAX_PREAUTH (64u * 1024)   /* LOGIN literals are short */
-#define IMAP_LEX_LITERAL_PARSE_MAX ((uint64_t)INT64_MAX)       /* above: cannot frame, go raw */
-#define IMAP_LEX_LITERALS_MAX 4096                  /* literals per unit */
-#define IMAP_LEX_TAG_MAX 128                        /* bytes of a tag */
-#define IMAP_LEX_KEEP_PER_LITERAL 256               /* literal bytes kept for the parser */
-#define IMAP_LEX_KEEP_TOTAL (64u * 1024)            /* literal bytes kept per unit */
-#define IMAP_LEX_HEAD_MAX 160                       /* bytes looked at to classify a line */
+#define IMAP_LEX_C2S_LINE_MAX         (64u * 1024)          /* non-literal bytes of a command */
+#define IMAP_LEX_S2C_LINE_MAX         (1024u * 1024)        /* non-literal bytes of a response */
+#define IMAP_LEX_C2S_LINE_MAX_PREAUTH (8u * 1024)           /* before authentication */
+#define IMAP_LEX_S2C_LINE_MAX_PREAUTH (64u * 1024)          /* before authentication */
+#define IMAP_LEX_LITERAL_MAX          ((uint64_t)1 << 40)   /* 1 TiB: a size above is logged */
+#define IMAP_LEX_LITERAL_MAX_PREAUTH  (64u * 1024)          /* LOGIN literals are short */
+#define IMAP_LEX_LITERAL_PARSE_MAX    ((uint64_t)INT64_MAX) /* above: cannot frame, go raw */
+#define IMAP_LEX_LITERALS_MAX         4096                  /* literals per unit */
+#define IMAP_LEX_TAG_MAX              128                   /* bytes of a tag */
+#define IMAP_LEX_KEEP_PER_LITERAL     256                   /* literal bytes kept for the parser */
+#define IMAP_LEX_KEEP_TOTAL           (64u * 1024)          /* literal bytes kept per unit */
+#define IMAP_LEX_HEAD_MAX             160                   /* bytes looked at to classify a line */
 
 struct imap_lex_limits {
-    uint32_t line_max;      /* non-literal bytes per unit, line breaks included */
-    uint64_t literal_max;   /* a literal larger than this is logged as a limit */
-    uint32_t literals_max;  /* literals per unit; more are counted, not described */
+    uint32_t line_max;         /* non-literal bytes per unit, line breaks included */
+    uint64_t literal_max;      /* a literal larger than this is logged as a limit */
+    uint32_t literals_max;     /* literals per unit; more are counted, not described */
     uint32_t keep_per_literal; /* literal bytes copied into the unit for the parser */
     uint32_t keep_total;       /* literal bytes copied per unit in all */
 };
@@ -56,36 +56,36 @@ void imap_lex_default_limits(enum imap_dir dir, int preauth, struct imap_lex_lim
 
 /* What kind of line a unit is (from its first tokens, protocol.md §2.2). */
 enum imap_unit_kind {
-    IMAP_UNIT_COMMAND,      /* c2s "tag SP ..." in normal mode */
-    IMAP_UNIT_CLIENT_TEXT,  /* c2s line in text mode (SASL response, DONE) */
-    IMAP_UNIT_CONTINUE,     /* s2c "+ ..." */
-    IMAP_UNIT_STATUS,       /* s2c "* OK|NO|BAD|BYE|PREAUTH ..." (text mode) */
-    IMAP_UNIT_DATA,         /* s2c "* ..." other untagged data */
-    IMAP_UNIT_TAGGED,       /* s2c "tag OK|NO|BAD ..." (text mode) */
-    IMAP_UNIT_MALFORMED,    /* s2c line that starts like none of the above */
+    IMAP_UNIT_COMMAND,     /* c2s "tag SP ..." in normal mode */
+    IMAP_UNIT_CLIENT_TEXT, /* c2s line in text mode (SASL response, DONE) */
+    IMAP_UNIT_CONTINUE,    /* s2c "+ ..." */
+    IMAP_UNIT_STATUS,      /* s2c "* OK|NO|BAD|BYE|PREAUTH ..." (text mode) */
+    IMAP_UNIT_DATA,        /* s2c "* ..." other untagged data */
+    IMAP_UNIT_TAGGED,      /* s2c "tag OK|NO|BAD ..." (text mode) */
+    IMAP_UNIT_MALFORMED,   /* s2c line that starts like none of the above */
 };
 
 /* Literal flags. */
-#define IMAP_LIT_NONSYNC 0x01   /* {n+} */
-#define IMAP_LIT_BINARY 0x02    /* ~{n} (literal8) */
-#define IMAP_LIT_ABORTED 0x04   /* sync literal refused by a tagged completion */
-#define IMAP_LIT_EARLY 0x08     /* octets arrived before the "+" */
+#define IMAP_LIT_NONSYNC 0x01 /* {n+} */
+#define IMAP_LIT_BINARY  0x02 /* ~{n} (literal8) */
+#define IMAP_LIT_ABORTED 0x04 /* sync literal refused by a tagged completion */
+#define IMAP_LIT_EARLY   0x08 /* octets arrived before the "+" */
 
 struct imap_literal {
-    uint64_t size;   /* announced size */
-    size_t pos;      /* offset in unit text of the first kept byte */
-    size_t kept;     /* bytes of the literal copied to text (<= size) */
-    unsigned flags;  /* IMAP_LIT_* */
+    uint64_t size;  /* announced size */
+    size_t pos;     /* offset in unit text of the first kept byte */
+    size_t kept;    /* bytes of the literal copied to text (<= size) */
+    unsigned flags; /* IMAP_LIT_* */
 };
 
 /* Unit flags. */
-#define IMAP_UNIT_TRUNCATED 0x0001  /* line limit reached: text holds a prefix */
-#define IMAP_UNIT_BARE_LF 0x0002    /* a line ended in LF without CR */
-#define IMAP_UNIT_BARE_CR 0x0004    /* a CR not followed by LF inside a line */
-#define IMAP_UNIT_NUL 0x0008        /* a NUL outside literal8 */
-#define IMAP_UNIT_OPEN_QUOTE 0x0010 /* a line ended inside a quoted string */
-#define IMAP_UNIT_BAD_ESCAPE 0x0020 /* backslash before other than " or \ in a quote */
-#define IMAP_UNIT_ABORTED 0x0040    /* ended by a refused sync literal */
+#define IMAP_UNIT_TRUNCATED    0x0001 /* line limit reached: text holds a prefix */
+#define IMAP_UNIT_BARE_LF      0x0002 /* a line ended in LF without CR */
+#define IMAP_UNIT_BARE_CR      0x0004 /* a CR not followed by LF inside a line */
+#define IMAP_UNIT_NUL          0x0008 /* a NUL outside literal8 */
+#define IMAP_UNIT_OPEN_QUOTE   0x0010 /* a line ended inside a quoted string */
+#define IMAP_UNIT_BAD_ESCAPE   0x0020 /* backslash before other than " or \ in a quote */
+#define IMAP_UNIT_ABORTED      0x0040 /* ended by a refused sync literal */
 #define IMAP_UNIT_LITS_DROPPED 0x0080 /* more literals than literals_max */
 
 /*
@@ -101,25 +101,25 @@ struct imap_literal {
 struct imap_unit {
     enum imap_dir dir;
     enum imap_unit_kind kind;
-    uint64_t off;       /* stream offset of the unit's first byte */
-    uint64_t len;       /* bytes of the unit on the wire, CRLF and literals included */
+    uint64_t off; /* stream offset of the unit's first byte */
+    uint64_t len; /* bytes of the unit on the wire, CRLF and literals included */
     const char *text;
     size_t text_len;
     const struct imap_literal *lits;
-    size_t nlits;       /* described literals (<= literals_max) */
-    uint64_t nlits_all; /* literals on the wire */
+    size_t nlits;        /* described literals (<= literals_max) */
+    uint64_t nlits_all;  /* literals on the wire */
     uint64_t line_bytes; /* non-literal bytes on the wire, line breaks included */
-    unsigned flags;     /* IMAP_UNIT_* */
+    unsigned flags;      /* IMAP_UNIT_* */
 };
 
 /* Problems the framer reports as they happen. */
 enum imap_lex_problem {
-    IMAP_LEX_LIMIT_LINE,      /* value = line bytes so far, max = line_max */
-    IMAP_LEX_LIMIT_LITERAL,   /* value = literal size, max = literal_max */
-    IMAP_LEX_LIMIT_LITERALS,  /* value = literals in the unit, max = literals_max */
-    IMAP_LEX_LIMIT_TAG,       /* value = head bytes, max = IMAP_LEX_TAG_MAX */
-    IMAP_LEX_EARLY_LITERAL,   /* literal octets before the "+" (anomaly) */
-    IMAP_LEX_GIVE_UP,         /* framing impossible (literal count overflow): raw from now on */
+    IMAP_LEX_LIMIT_LINE,     /* value = line bytes so far, max = line_max */
+    IMAP_LEX_LIMIT_LITERAL,  /* value = literal size, max = literal_max */
+    IMAP_LEX_LIMIT_LITERALS, /* value = literals in the unit, max = literals_max */
+    IMAP_LEX_LIMIT_TAG,      /* value = head bytes, max = IMAP_LEX_TAG_MAX */
+    IMAP_LEX_EARLY_LITERAL,  /* literal octets before the "+" (anomaly) */
+    IMAP_LEX_GIVE_UP,        /* framing impossible (literal count overflow): raw from now on */
 };
 
 struct imap_lex_cb {
@@ -147,10 +147,10 @@ struct imap_lex_cb {
 };
 
 enum imap_lex_mode {
-    IMAP_LEX_NORMAL,   /* commands (c2s) or responses (s2c) */
-    IMAP_LEX_TEXT,     /* c2s only: lines are text (SASL, DONE), no literals */
-    IMAP_LEX_DISCARD,  /* after STARTTLS: bytes are counted, not parsed, until reset */
-    IMAP_LEX_RAW,      /* framing given up: bytes are counted, nothing else (final) */
+    IMAP_LEX_NORMAL,  /* commands (c2s) or responses (s2c) */
+    IMAP_LEX_TEXT,    /* c2s only: lines are text (SASL, DONE), no literals */
+    IMAP_LEX_DISCARD, /* after STARTTLS: bytes are counted, not parsed, until reset */
+    IMAP_LEX_RAW,     /* framing given up: bytes are counted, nothing else (final) */
 };
 
 struct imap_lex;

@@ -67,28 +67,28 @@ enum imap_cmd_id {
 enum imap_cmd_id imap_cmd_lookup(struct imap_str name);
 
 struct imap_msg_opts {
-    int redact;          /* replace secrets by "***" (default on) */
-    int utf8_names;      /* UTF8=ACCEPT / IMAP4rev2: names are UTF-8, not mUTF-7 */
-    int keep_literals;   /* hand out the kept octets of literals (head:N, full) */
+    int redact;        /* replace secrets by "***" (default on) */
+    int utf8_names;    /* UTF8=ACCEPT / IMAP4rev2: names are UTF-8, not mUTF-7 */
+    int keep_literals; /* hand out the kept octets of literals (head:N, full) */
 };
 
 struct imap_command {
-    struct imap_ev_command ev;   /* what the log shows */
+    struct imap_ev_command ev; /* what the log shows */
     enum imap_cmd_id id;
-    int uid;                     /* "UID" form */
-    int msn;                     /* uses message sequence numbers (protocol.md §4.5) */
-    struct imap_str user;        /* LOGIN: the user name (never the password) */
-    struct imap_str sasl_mech;   /* AUTHENTICATE: the mechanism, upper-cased */
-    struct imap_str sasl_ir;     /* AUTHENTICATE: the initial response (SECRET: for
-                                    user extraction only, never to be logged) */
+    int uid;                   /* "UID" form */
+    int msn;                   /* uses message sequence numbers (protocol.md §4.5) */
+    struct imap_str user;      /* LOGIN: the user name (never the password) */
+    struct imap_str sasl_mech; /* AUTHENTICATE: the mechanism, upper-cased */
+    struct imap_str sasl_ir;   /* AUTHENTICATE: the initial response (SECRET: for
+                                  user extraction only, never to be logged) */
     int has_sasl_ir;
     const struct imap_str *enable; /* ENABLE: the capabilities asked for */
     size_t nenable;
     /* Parse error (the command may still have tag and cmd). */
-    const char *err;             /* IMAP_ERR_* or NULL */
-    struct imap_str excerpt;     /* up to 64 bytes of the unit, secrets redacted (always set) */
+    const char *err;         /* IMAP_ERR_* or NULL */
+    struct imap_str excerpt; /* up to 64 bytes of the unit, secrets redacted (always set) */
     int depth_exceeded;
-    int lossy;                   /* strings with octets that are not UTF-8 */
+    int lossy; /* strings with octets that are not UTF-8 */
 };
 
 /* Parses a c2s unit of kind IMAP_UNIT_COMMAND.  Returns 0 when it parsed,
@@ -98,14 +98,14 @@ int imap_command_parse(const struct imap_unit *u, struct imap_arena *a,
 
 struct imap_response {
     enum imap_unit_kind kind;
-    union { /* by kind */
+    union {                               /* by kind */
         struct imap_ev_untagged untagged; /* IMAP_UNIT_DATA / IMAP_UNIT_STATUS */
         struct imap_ev_tagged tagged;     /* IMAP_UNIT_TAGGED */
         struct imap_ev_continue cont;     /* IMAP_UNIT_CONTINUE */
     };
     const char *err;
     struct imap_str excerpt;
-    struct imap_str err_tag;          /* malformed line: its first token */
+    struct imap_str err_tag; /* malformed line: its first token */
     int depth_exceeded;
     int lossy;
 };

@@ -73,8 +73,7 @@ void imap_relay_input_to(struct imap_relay *r, enum imap_relay_kind kind, uint64
         imap_relay_input(r, kind, to - r->decided);
 }
 
-void imap_relay_emit(struct imap_relay *r, enum imap_relay_kind kind, const char *data,
-                     size_t len)
+void imap_relay_emit(struct imap_relay *r, enum imap_relay_kind kind, const char *data, size_t len)
 {
     struct imap_relay_item it = {kind, len, NULL};
 

@@ -41,8 +41,7 @@ void imap_relay_input(struct imap_relay *r, enum imap_relay_kind kind, uint64_t 
 /* Covers input up to offset `to` with kind (nothing when already covered). */
 void imap_relay_input_to(struct imap_relay *r, enum imap_relay_kind kind, uint64_t to);
 /* INSERT (a copy of data), RELEASE, STARTTLS, CLOSE. */
-void imap_relay_emit(struct imap_relay *r, enum imap_relay_kind kind, const char *data,
-                     size_t len);
+void imap_relay_emit(struct imap_relay *r, enum imap_relay_kind kind, const char *data, size_t len);
 /* An INSERT that waits for the next unit boundary. */
 void imap_relay_park(struct imap_relay *r, const char *data, size_t len);
 /* The stream is at a unit boundary: parked inserts go into the queue. */

@@ -17,8 +17,8 @@
 #define IMAP_SASL_USER_MAX 256
 
 struct imap_sasl {
-    char mech[32];       /* upper-cased mechanism */
-    unsigned responses;  /* client responses seen */
+    char mech[32];      /* upper-cased mechanism */
+    unsigned responses; /* client responses seen */
     int cancelled;
     char user[IMAP_SASL_USER_MAX + 1]; /* "" until known */
 };

@@ -82,7 +82,7 @@ void sess_event_dir(struct imap_event *ev, enum imap_dir dir, uint64_t off)
 }
 
 void sess_emit_anomaly(struct imap_session *s, int has_dir, enum imap_dir dir, uint64_t off,
-                         const char *kind, struct imap_str tag, const char *text)
+                       const char *kind, struct imap_str tag, const char *text)
 {
     struct imap_event ev;
 
@@ -174,10 +174,10 @@ static struct inflight *inflight_add(struct imap_session *s, struct imap_str tag
         tag.len = IMAP_LEX_TAG_MAX;
     if (inflight_find(s, tag) >= 0)
         sess_emit_anomaly(s, 1, IMAP_C2S, off, "duplicate_tag", tag,
-                     "a command with this tag is still in flight");
+                          "a command with this tag is still in flight");
     if (s->ncmds >= INFLIGHT_MAX) {
         sess_emit_anomaly(s, 1, IMAP_C2S, off, "too_many_in_flight", tag,
-                     "oldest command forgotten");
+                          "oldest command forgotten");
         inflight_remove(s, 0);
     }
     if (s->ncmds == s->cmds_size) {
@@ -264,8 +264,7 @@ static int caps_locate(const char *t, size_t n, int complete, struct imap_str *l
         *list = (struct imap_str){p, (size_t)(end - p)};
         return 1;
     }
-    if (k >= 3 && w[2].len >= 11 &&
-        imap_str_eq_ci((struct imap_str){w[2].p, 11}, "[CAPABILITY") &&
+    if (k >= 3 && w[2].len >= 11 && imap_str_eq_ci((struct imap_str){w[2].p, 11}, "[CAPABILITY") &&
         (w[2].len == 11 || w[2].p[11] == ']' || w[2].p[11] == ' ' || !complete)) {
         const char *close;
         p = w[2].p + 11;
@@ -406,8 +405,9 @@ static void set_limits(struct imap_session *s)
             lim.literal_max = s->cfg.literal_max;
         if (s->cfg.keep_literals) {
             lim.keep_per_literal = s->cfg.literal_keep;
-            lim.keep_total =
-                s->cfg.literal_keep_total > UINT32_MAX ? UINT32_MAX : (uint32_t)s->cfg.literal_keep_total;
+            lim.keep_total = s->cfg.literal_keep_total > UINT32_MAX
+                                 ? UINT32_MAX
+                                 : (uint32_t)s->cfg.literal_keep_total;
             if (lim.keep_per_literal < IMAP_LEX_KEEP_PER_LITERAL)
                 lim.keep_per_literal = IMAP_LEX_KEEP_PER_LITERAL;
         }
@@ -534,9 +534,11 @@ static unsigned literal_flags(const struct imap_unit *u)
 static void unit_anomalies(struct imap_session *s, const struct imap_unit *u)
 {
     if (u->flags & IMAP_UNIT_BARE_LF)
-        sess_emit_anomaly(s, 1, u->dir, u->off, "bare_lf", IMAP_STR_NULL, "line ended in LF without CR");
+        sess_emit_anomaly(s, 1, u->dir, u->off, "bare_lf", IMAP_STR_NULL,
+                          "line ended in LF without CR");
     if (u->flags & IMAP_UNIT_BARE_CR)
-        sess_emit_anomaly(s, 1, u->dir, u->off, "bare_cr", IMAP_STR_NULL, "CR without LF inside a line");
+        sess_emit_anomaly(s, 1, u->dir, u->off, "bare_cr", IMAP_STR_NULL,
+                          "CR without LF inside a line");
 }
 
 static void local_reply(struct imap_session *s, struct inflight *c, const char *status,
@@ -679,7 +681,8 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u, int h
     if (c->local) {
         switch (c->id) {
         case IMAP_CMD_COMPRESS:
-            local_reply(s, c, "NO", "CANNOT", "COMPRESS is disabled by imaptap (the log must stay readable)");
+            local_reply(s, c, "NO", "CANNOT",
+                        "COMPRESS is disabled by imaptap (the log must stay readable)");
             break;
         case IMAP_CMD_LOGIN:
         case IMAP_CMD_AUTHENTICATE:
@@ -704,8 +707,8 @@ static void c2s_command(struct imap_session *s, const struct imap_unit *u, int h
             /* local STARTTLS: answer now, the client leg upgrades after it */
             struct imap_event sev;
             char line[IMAP_LEX_TAG_MAX + 64];
-            snprintf(line, sizeof(line), "%.*s OK Begin TLS negotiation now\r\n",
-                     (int)c->tag_len, c->tag);
+            snprintf(line, sizeof(line), "%.*s OK Begin TLS negotiation now\r\n", (int)c->tag_len,
+                     c->tag);
             relay_answer_client(s, line);
             sess_event_init(&sev, IMAP_EV_TAGGED);
             sev.flags = IMAP_EVF_LOCAL;
@@ -780,8 +783,8 @@ static void c2s_text(struct imap_session *s, const struct imap_unit *u)
             }
             sess_emit(s, &ev);
         } else {
-            emit_parse_error(s, IMAP_C2S, u->off, IMAP_ERR_SYNTAX, text_excerpt(s, u),
-                             "next_line", sess_cstr(s->idle_tag), IMAP_STR_LIT("IDLE"));
+            emit_parse_error(s, IMAP_C2S, u->off, IMAP_ERR_SYNTAX, text_excerpt(s, u), "next_line",
+                             sess_cstr(s->idle_tag), IMAP_STR_LIT("IDLE"));
         }
         /* after DONE the client may pipeline its next command at once */
         s->idle_plus_late = s->idle_pending;
@@ -829,8 +832,9 @@ static void s2c_head(void *arg, const struct imap_unit *u)
         if (!s->held && s->ka_pending && imap_ka_expunge_like(u)) {
             /* the server renumbers for imaptap's command, not the client's */
             s->held = 1;
-            sess_emit_anomaly(s, 1, IMAP_S2C, u->off, "expunge_during_keepalive", sess_cstr(s->ka_tag),
-                         "held until the client's next command that allows it");
+            sess_emit_anomaly(s, 1, IMAP_S2C, u->off, "expunge_during_keepalive",
+                              sess_cstr(s->ka_tag),
+                              "held until the client's next command that allows it");
         }
         if (s->held) {
             struct imap_str w[2];
@@ -872,8 +876,8 @@ static void s2c_head(void *arg, const struct imap_unit *u)
 }
 
 /* Splits an edited capability list into the event's caps array. */
-static void caps_as_relayed(struct imap_arena *a, struct imap_str list, const struct imap_str **caps,
-                            size_t *ncaps)
+static void caps_as_relayed(struct imap_arena *a, struct imap_str list,
+                            const struct imap_str **caps, size_t *ncaps)
 {
     size_t n = 0, i = 0, k;
     struct imap_str *arr;
@@ -916,7 +920,7 @@ static void s2c_caps_edit(struct imap_session *s, const struct imap_unit *u,
     if ((u->flags & IMAP_UNIT_TRUNCATED) || u->nlits_all > 0 || u->len > hold_max(s)) {
         /* too long to hold: relayed as it came, and the log says so */
         sess_emit_anomaly(s, 1, IMAP_S2C, u->off, "capability_line_not_edited", IMAP_STR_NULL,
-                     "a capability line too long or with a literal is relayed unedited");
+                          "a capability line too long or with a literal is relayed unedited");
         return;
     }
     if (imap_caps_apply(&ds->arena, &pol, list, &edit) <= 0)
@@ -949,8 +953,7 @@ static void s2c_caps_edit(struct imap_session *s, const struct imap_unit *u,
     ds->mode = UM_DROP; /* the unit's bytes are decided */
 }
 
-static void s2c_continue(struct imap_session *s, const struct imap_unit *u,
-                         struct imap_response *r)
+static void s2c_continue(struct imap_session *s, const struct imap_unit *u, struct imap_response *r)
 {
     struct imap_event ev;
     struct inflight *c;
@@ -1057,7 +1060,7 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
     }
     if (c == NULL)
         sess_emit_anomaly(s, 1, IMAP_S2C, u->off, "unknown_tag", t->tag,
-                     "a completion for a tag no command used");
+                          "a completion for a tag no command used");
     if (c != NULL) {
         switch (c->id) {
         case IMAP_CMD_LOGIN:
@@ -1119,8 +1122,7 @@ static void s2c_tagged(struct imap_session *s, const struct imap_unit *u, struct
         return;
     if (c->id == IMAP_CMD_LOGIN || c->id == IMAP_CMD_AUTHENTICATE)
         auth_event(s, c, t->status);
-    if (c->id == IMAP_CMD_AUTHENTICATE && s->sasl_active &&
-        strcmp(s->sasl_tag, c->tag) == 0) {
+    if (c->id == IMAP_CMD_AUTHENTICATE && s->sasl_active && strcmp(s->sasl_tag, c->tag) == 0) {
         s->sasl_active = 0;
         memset(&s->sasl, 0, sizeof(s->sasl));
         imap_lex_set_mode(s->d[IMAP_C2S].lx, IMAP_LEX_NORMAL);
@@ -1194,9 +1196,8 @@ static int is_mailbox_response(struct imap_str n)
     }
 }
 
-static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
-                         struct imap_response *r, int greeting, const struct imap_str *removed,
-                         size_t nremoved)
+static void s2c_untagged(struct imap_session *s, const struct imap_unit *u, struct imap_response *r,
+                         int greeting, const struct imap_str *removed, size_t nremoved)
 {
     struct imap_ev_untagged *ut = &r->untagged;
     struct imap_event ev;
@@ -1235,7 +1236,8 @@ static void s2c_untagged(struct imap_session *s, const struct imap_unit *u,
     if (NAME_IS(ut->name, "ENABLED")) {
         size_t i;
         for (i = 0; i < ut->ncaps; i++)
-            if (imap_str_eq_ci(ut->caps[i], "UTF8=ACCEPT") || imap_str_eq_ci(ut->caps[i], "IMAP4REV2"))
+            if (imap_str_eq_ci(ut->caps[i], "UTF8=ACCEPT") ||
+                imap_str_eq_ci(ut->caps[i], "IMAP4REV2"))
                 s->utf8 = 1;
     }
     ut->caps_removed = removed;
@@ -1312,7 +1314,7 @@ static void s2c_unit(void *arg, const struct imap_unit *u)
         if (s->held_bytes > imap_ka_held_max(s)) {
             /* correctness falls back to "deliver now" (protocol.md §2.10) */
             sess_emit_anomaly(s, 1, IMAP_S2C, u->off, "held_overflow", sess_cstr(s->ka_tag),
-                         "too much held for the client: released");
+                              "too much held for the client: released");
             imap_ka_release(s);
         }
     }
@@ -1339,8 +1341,8 @@ static void lex_problem(struct imap_session *s, enum imap_dir dir, enum imap_lex
         break;
     case IMAP_LEX_EARLY_LITERAL:
         sess_emit_anomaly(s, 1, dir, off, "literal_before_continuation",
-                     s->await_plus >= 0 ? tag_of(&s->cmds[s->await_plus]) : IMAP_STR_NULL,
-                     "literal octets sent before the server's \"+\"");
+                          s->await_plus >= 0 ? tag_of(&s->cmds[s->await_plus]) : IMAP_STR_NULL,
+                          "literal octets sent before the server's \"+\"");
         break;
     case IMAP_LEX_GIVE_UP:
         /* a literal count no framer can use: this direction is relayed raw
@@ -1404,7 +1406,8 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg, ima
     for (dir = 0; dir < 2; dir++) {
         struct imap_lex_limits lim;
         imap_lex_default_limits((enum imap_dir)dir, 1, &lim);
-        s->d[dir].lx = imap_lex_new((enum imap_dir)dir, &lim, dir == IMAP_C2S ? &c2s_cb : &s2c_cb, s);
+        s->d[dir].lx =
+            imap_lex_new((enum imap_dir)dir, &lim, dir == IMAP_C2S ? &c2s_cb : &s2c_cb, s);
         if (s->d[dir].lx == NULL) {
             imap_session_free(s);
             return NULL;
@@ -1482,8 +1485,7 @@ void imap_session_eof(struct imap_session *s, enum imap_dir dir)
         report_discard(s, dir);
     if (dir == IMAP_C2S)
         s->await_plus = -1; /* the client is gone: no literal follows a "+" */
-    if (!imap_lex_at_boundary(ds->lx) && imap_lex_mode(ds->lx) != IMAP_LEX_RAW &&
-        !ds->discarding) {
+    if (!imap_lex_at_boundary(ds->lx) && imap_lex_mode(ds->lx) != IMAP_LEX_RAW && !ds->discarding) {
         uint64_t start = imap_lex_unit_start(ds->lx);
         emit_parse_error(s, dir, start, "incomplete", IMAP_STR_NULL, "eof", IMAP_STR_NULL,
                          IMAP_STR_NULL);

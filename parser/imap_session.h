@@ -30,24 +30,24 @@
 #define IMAP_SESSION_HELD_MAX (256u * 1024)
 
 enum imap_keepalive_cmd {
-    IMAP_KA_NOOP = 0,   /* NOOP in every state (default) */
-    IMAP_KA_SEARCH,     /* non-UID "SEARCH UID *" in the selected state */
+    IMAP_KA_NOOP = 0, /* NOOP in every state (default) */
+    IMAP_KA_SEARCH,   /* non-UID "SEARCH UID *" in the selected state */
 };
 
 struct imap_session_config {
-    int relay;               /* compute relay operations (the proxy) */
-    int redact;              /* replace credentials by "***" (default 1) */
-    int keep_literals;       /* literal octets kept for the log (head:N / full) */
-    uint32_t literal_keep;   /* bytes kept per literal when keep_literals */
+    int relay;                   /* compute relay operations (the proxy) */
+    int redact;                  /* replace credentials by "***" (default 1) */
+    int keep_literals;           /* literal octets kept for the log (head:N / full) */
+    uint32_t literal_keep;       /* bytes kept per literal when keep_literals */
     uint64_t literal_keep_total; /* bytes kept per unit when keep_literals */
-    int strip_compress;      /* remove COMPRESS=DEFLATE (default 1) */
-    int strip_channel_binding; /* remove SCRAM-*-PLUS and the SCRAM beside them (default 1) */
-    int client_tls;          /* the client leg is TLS (implicit or after STARTTLS) */
-    int client_starttls;     /* a cleartext client leg may upgrade (listener has a cert) */
-    int server_tls;          /* the server leg is TLS */
-    int server_starttls_auto; /* imap+starttls upstream: imaptap upgrades the server leg */
-    int require_tls;         /* refuse LOGIN/AUTHENTICATE on a cleartext client leg */
-    int start_authenticated; /* the stream begins after login (a server's rawlog) */
+    int strip_compress;          /* remove COMPRESS=DEFLATE (default 1) */
+    int strip_channel_binding;   /* remove SCRAM-*-PLUS and the SCRAM beside them (default 1) */
+    int client_tls;              /* the client leg is TLS (implicit or after STARTTLS) */
+    int client_starttls;         /* a cleartext client leg may upgrade (listener has a cert) */
+    int server_tls;              /* the server leg is TLS */
+    int server_starttls_auto;    /* imap+starttls upstream: imaptap upgrades the server leg */
+    int require_tls;             /* refuse LOGIN/AUTHENTICATE on a cleartext client leg */
+    int start_authenticated;     /* the stream begins after login (a server's rawlog) */
     /* Held lines (capability edits) longer than this are relayed unedited;
      * the proxy sets it below its input buffer (0 = IMAP_SESSION_HOLD_MAX). */
     uint64_t hold_max;
@@ -58,8 +58,8 @@ struct imap_session_config {
     /* Keepalive (design.md §3, protocol.md §4). */
     const char *ka_tag_prefix; /* default "PXK" */
     enum imap_keepalive_cmd ka_cmd;
-    int ka_idle;               /* keep the upstream in IDLE (when it has IDLE) */
-    uint64_t held_max;         /* bytes of held server responses (0: 256 KiB) */
+    int ka_idle;       /* keep the upstream in IDLE (when it has IDLE) */
+    uint64_t held_max; /* bytes of held server responses (0: 256 KiB) */
 };
 
 void imap_session_config_default(struct imap_session_config *cfg);
@@ -109,8 +109,7 @@ struct imap_relay_op {
 
 /* Takes the next operation for a direction.  Returns 1 and fills op_r, or 0
  * when there is none ready (the rest of the input is undecided: feed more). */
-int imap_session_relay_next(struct imap_session *s, enum imap_dir dir,
-                            struct imap_relay_op *op_r);
+int imap_session_relay_next(struct imap_session *s, enum imap_dir dir, struct imap_relay_op *op_r);
 
 /* Input bytes fed but not yet decided (they stay in the proxy's buffer). */
 size_t imap_session_relay_pending(const struct imap_session *s, enum imap_dir dir);

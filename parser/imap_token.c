@@ -31,8 +31,8 @@ static const unsigned char atom_end[256] = {
 
 /* atom_end plus the two characters read_atom looks at more closely */
 static const unsigned char atom_stop[256] = {
-    [' '] = 1, ['('] = 1, [')'] = 1, ['"'] = 1, ['{'] = 1, ['\r'] = 1, ['\n'] = 1,
-    ['['] = 1, ['<'] = 1,
+    [' '] = 1,  ['('] = 1,  [')'] = 1, ['"'] = 1, ['{'] = 1,
+    ['\r'] = 1, ['\n'] = 1, ['['] = 1, ['<'] = 1,
 };
 
 /* what tok_read() skips between tokens */

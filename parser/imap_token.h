@@ -40,35 +40,35 @@ enum imap_tok_type {
 };
 
 /* Error reasons (the parse_error "reason" field). */
-#define IMAP_ERR_UNBALANCED_PAREN "unbalanced_paren"
-#define IMAP_ERR_UNCLOSED_BRACKET "unclosed_bracket"
+#define IMAP_ERR_UNBALANCED_PAREN   "unbalanced_paren"
+#define IMAP_ERR_UNCLOSED_BRACKET   "unclosed_bracket"
 #define IMAP_ERR_UNTERMINATED_QUOTE "unterminated_quote"
-#define IMAP_ERR_BAD_ESCAPE "bad_escape"
-#define IMAP_ERR_BAD_LITERAL "bad_literal"
-#define IMAP_ERR_BAD_TAG "bad_tag"
-#define IMAP_ERR_SYNTAX "syntax"
-#define IMAP_ERR_DEPTH "depth"
+#define IMAP_ERR_BAD_ESCAPE         "bad_escape"
+#define IMAP_ERR_BAD_LITERAL        "bad_literal"
+#define IMAP_ERR_BAD_TAG            "bad_tag"
+#define IMAP_ERR_SYNTAX             "syntax"
+#define IMAP_ERR_DEPTH              "depth"
 
 struct imap_tok {
     enum imap_tok_type type;
-    struct imap_str s;     /* ATOM: the atom; QUOTED: between the quotes (raw);
-                              LITERAL: the kept octets */
-    uint64_t lit_size;     /* LITERAL: announced size */
-    unsigned lit_flags;    /* LITERAL: IMAP_LIT_* */
-    int lit_truncated;     /* LITERAL: fewer octets kept than announced */
-    int plain;             /* QUOTED: known to hold no escapes (set by the reader,
-                              so imap_tok_string() need not look for them) */
-    size_t pos;            /* offset of the token in the unit text */
+    struct imap_str s;  /* ATOM: the atom; QUOTED: between the quotes (raw);
+                           LITERAL: the kept octets */
+    uint64_t lit_size;  /* LITERAL: announced size */
+    unsigned lit_flags; /* LITERAL: IMAP_LIT_* */
+    int lit_truncated;  /* LITERAL: fewer octets kept than announced */
+    int plain;          /* QUOTED: known to hold no escapes (set by the reader,
+                           so imap_tok_string() need not look for them) */
+    size_t pos;         /* offset of the token in the unit text */
 };
 
 struct imap_tok_reader {
     const struct imap_unit *unit;
-    size_t pos;            /* next byte in unit->text */
-    size_t lit_index;      /* next literal of unit->lits */
-    int depth;             /* open parentheses */
+    size_t pos;       /* next byte in unit->text */
+    size_t lit_index; /* next literal of unit->lits */
+    int depth;        /* open parentheses */
     int depth_max;
-    int depth_exceeded;    /* the depth limit was hit at least once */
-    const char *err;       /* IMAP_ERR_* or NULL */
+    int depth_exceeded; /* the depth limit was hit at least once */
+    const char *err;    /* IMAP_ERR_* or NULL */
     size_t err_pos;
     int peeked;
     struct imap_tok peek;

@@ -66,12 +66,18 @@ const char *imap_state_name(enum imap_state state)
 const char *imap_ev_name(enum imap_ev_type type)
 {
     static const char *const names[] = {
-        [IMAP_EV_COMMAND] = "command",         [IMAP_EV_CONTINUE] = "continue",
-        [IMAP_EV_CLIENT_LINE] = "client_line", [IMAP_EV_UNTAGGED] = "untagged",
-        [IMAP_EV_TAGGED] = "tagged",           [IMAP_EV_IDLE] = "idle",
-        [IMAP_EV_AUTH] = "auth",               [IMAP_EV_STARTTLS] = "starttls",
-        [IMAP_EV_KEEPALIVE] = "keepalive",     [IMAP_EV_ANOMALY] = "anomaly",
-        [IMAP_EV_PARSE_ERROR] = "parse_error", [IMAP_EV_LIMIT] = "limit",
+        [IMAP_EV_COMMAND] = "command",
+        [IMAP_EV_CONTINUE] = "continue",
+        [IMAP_EV_CLIENT_LINE] = "client_line",
+        [IMAP_EV_UNTAGGED] = "untagged",
+        [IMAP_EV_TAGGED] = "tagged",
+        [IMAP_EV_IDLE] = "idle",
+        [IMAP_EV_AUTH] = "auth",
+        [IMAP_EV_STARTTLS] = "starttls",
+        [IMAP_EV_KEEPALIVE] = "keepalive",
+        [IMAP_EV_ANOMALY] = "anomaly",
+        [IMAP_EV_PARSE_ERROR] = "parse_error",
+        [IMAP_EV_LIMIT] = "limit",
     };
     if ((unsigned)type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)
         return names[type];

@@ -23,7 +23,7 @@ struct imap_str {
     size_t len;
 };
 
-#define IMAP_STR_NULL ((struct imap_str){NULL, 0})
+#define IMAP_STR_NULL   ((struct imap_str){NULL, 0})
 #define IMAP_STR_LIT(s) ((struct imap_str){(s), sizeof(s) - 1})
 
 static inline int imap_str_is_set(struct imap_str s)

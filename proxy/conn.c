@@ -29,23 +29,23 @@
 #include "proxy.h"
 #include "tls.h"
 
-#define CLIENT_HANDSHAKE_S 30 /* a client that does not finish TLS in time is dropped */
-#define UPSTREAM_CONNECT_S 15 /* connect plus TLS handshake towards the server */
-#define CLOSE_FLUSH_S 5       /* a closing session waits this long for its output */
+#define CLIENT_HANDSHAKE_S     30 /* a client that does not finish TLS in time is dropped */
+#define UPSTREAM_CONNECT_S     15 /* connect plus TLS handshake towards the server */
+#define CLOSE_FLUSH_S          5  /* a closing session waits this long for its output */
 #define AUTO_STARTTLS_LINE_MAX 8192
-#define KEEPALIVE_REPLY_S 60  /* a keepalive unanswered this long: the server is gone */
+#define KEEPALIVE_REPLY_S      60 /* a keepalive unanswered this long: the server is gone */
 
 enum side_id { CLI = 0, SRV = 1 };
 
 struct side {
     struct bufferevent *bev;
-    int tls;          /* this leg runs TLS now */
-    int ready;        /* connected (and handshake done, when TLS) */
+    int tls;   /* this leg runs TLS now */
+    int ready; /* connected (and handshake done, when TLS) */
     int eof;
-    int upgrading;    /* STARTTLS handshake in progress */
-    int paused;       /* reading stopped: the other side's output is full */
-    int log_paused;   /* reading stopped: the log is behind */
-    SSL *ssl;         /* owned by the bufferevent */
+    int upgrading;  /* STARTTLS handshake in progress */
+    int paused;     /* reading stopped: the other side's output is full */
+    int log_paused; /* reading stopped: the log is behind */
+    SSL *ssl;       /* owned by the bufferevent */
 };
 
 /* imap+starttls upstream: the exchange before the session starts */
@@ -72,16 +72,16 @@ struct conn {
     char reason[256];
     struct event *close_timer;
     /* STARTTLS in progress */
-    int srv_tls_wanted;      /* the server leg upgrades (pass-through) */
-    int cli_tls_wanted;      /* the client leg upgrades once its output is out */
-    int release_after_srv;   /* the held OK goes to the client after the server's handshake */
-    int tls_reset_pending;   /* tell the session when both legs are done */
+    int srv_tls_wanted;    /* the server leg upgrades (pass-through) */
+    int cli_tls_wanted;    /* the client leg upgrades once its output is out */
+    int release_after_srv; /* the held OK goes to the client after the server's handshake */
+    int tls_reset_pending; /* tell the session when both legs are done */
     int srv_upgraded_now, cli_upgraded_now;
     enum auto_tls auto_tls;
-    char *greeting;          /* imap+starttls: the greeting, relayed after TLS */
+    char *greeting; /* imap+starttls: the greeting, relayed after TLS */
     size_t greeting_len;
-    struct event *ka_timer;  /* --keepalive */
-    int64_t last_client;     /* monotonic time of the client's last byte */
+    struct event *ka_timer; /* --keepalive */
+    int64_t last_client;    /* monotonic time of the client's last byte */
     struct evdns_getaddrinfo_request *dns_req;
     struct evutil_addrinfo *addrs, *next_addr; /* resolved upstream, being tried */
     struct event *connect_ev;
@@ -174,8 +174,8 @@ static void log_tls(struct conn *c, enum side_id id)
     int verified = -1; /* the client leg: no client certificates */
 
     if (id == SRV)
-        verified = !c->px->opt->upstream_insecure &&
-                   SSL_get_verify_result(c->side[id].ssl) == X509_V_OK;
+        verified =
+            !c->px->opt->upstream_insecure && SSL_get_verify_result(c->side[id].ssl) == X509_V_OK;
     tls_describe(c->side[id].ssl, id == CLI ? "client" : "server", verified, &d);
     jlog_tls(c->js, now_wall_us(), &d.info);
 }
@@ -188,7 +188,8 @@ static void capture(struct conn *c, enum cap_type type, const void *data, size_t
         memset(&ev, 0, sizeof(ev));
         ev.type = IMAP_EV_ANOMALY;
         ev.u.anomaly.kind = (struct imap_str){"capture_failed", 14};
-        ev.u.anomaly.text = (struct imap_str){cap_writer_path(c->cap), strlen(cap_writer_path(c->cap))};
+        ev.u.anomaly.text =
+            (struct imap_str){cap_writer_path(c->cap), strlen(cap_writer_path(c->cap))};
         log_local(c, &ev);
         cap_writer_close(c->cap);
         c->cap = NULL;
@@ -446,12 +447,13 @@ static int upgrade_side(struct conn *c, enum side_id id)
     if (id == CLI)
         ssl = SSL_new(c->px->server_ctx);
     else
-        ssl = tls_client_ssl(c->px->client_ctx, c->l->upstream->host,
-                             c->px->opt->upstream_insecure);
+        ssl =
+            tls_client_ssl(c->px->client_ctx, c->l->upstream->host, c->px->opt->upstream_insecure);
     if (ssl == NULL)
         return -1;
     /* whatever plaintext is still buffered was injected: never feed it to TLS */
-    evbuffer_drain(bufferevent_get_input(s->bev), evbuffer_get_length(bufferevent_get_input(s->bev)));
+    evbuffer_drain(bufferevent_get_input(s->bev),
+                   evbuffer_get_length(bufferevent_get_input(s->bev)));
     nb = bufferevent_openssl_filter_new(c->px->base, s->bev, ssl,
                                         id == CLI ? BUFFEREVENT_SSL_ACCEPTING
                                                   : BUFFEREVENT_SSL_CONNECTING,
@@ -677,8 +679,8 @@ static void upstream_failed(struct conn *c, const char *why)
         ev.flags = IMAP_EVF_LOCAL;
         ev.u.untagged.name = (struct imap_str){"BYE", 3};
         ev.u.untagged.code = (struct imap_str){"UNAVAILABLE", 11};
-        ev.u.untagged.text = (struct imap_str){line + sizeof(prefix) - 1,
-                                               (size_t)n - (sizeof(prefix) - 1) - 2};
+        ev.u.untagged.text =
+            (struct imap_str){line + sizeof(prefix) - 1, (size_t)n - (sizeof(prefix) - 1) - 2};
         log_local(c, &ev);
         conn_close(c, "error: %s", c->upstream_error);
     }
@@ -767,8 +769,9 @@ static void side_eventcb(struct bufferevent *bev, short what, void *arg)
             e = 0;
         }
         if (what & BEV_EVENT_TIMEOUT)
-            snprintf(why, sizeof(why), "%s", id == CLI ? "client TLS handshake timed out"
-                                                       : "upstream did not answer in time");
+            snprintf(why, sizeof(why), "%s",
+                     id == CLI ? "client TLS handshake timed out"
+                               : "upstream did not answer in time");
         else if (s->ssl != NULL && (!s->ready || e != 0))
             tls_failure(s->ssl, e, why, sizeof(why));
         else
@@ -817,7 +820,8 @@ static void upstream_connected(struct conn *c, evutil_socket_t fd)
         c->side[SRV].ssl = ssl;
         c->side[SRV].tls = 1;
     } else {
-        bev = bufferevent_socket_new(c->px->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+        bev = bufferevent_socket_new(c->px->base, fd,
+                                     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     }
     if (bev == NULL) {
         evutil_closesocket(fd);
@@ -1253,11 +1257,10 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
     set_socket_options(fd);
     if (l->url->scheme == URL_IMAPS) {
         SSL *ssl = SSL_new(px->server_ctx);
-        c->side[CLI].bev = ssl ? bufferevent_openssl_socket_new(px->base, fd, ssl,
-                                                                BUFFEREVENT_SSL_ACCEPTING,
-                                                                BEV_OPT_CLOSE_ON_FREE |
-                                                                    BEV_OPT_DEFER_CALLBACKS)
-                               : NULL;
+        c->side[CLI].bev =
+            ssl ? bufferevent_openssl_socket_new(px->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+                : NULL;
         if (c->side[CLI].bev == NULL)
             SSL_free(ssl);
         c->side[CLI].ssl = ssl;

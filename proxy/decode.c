@@ -24,9 +24,9 @@ struct decode_opts {
     struct jlog_opts log;
     const char *log_path;
     int redact;
-    int rawlog;  /* the files are Dovecot rawlog prefixes */
-    int pcap;    /* the files are packet captures */
-    int port;    /* IMAP port in captures */
+    int rawlog; /* the files are Dovecot rawlog prefixes */
+    int pcap;   /* the files are packet captures */
+    int port;   /* IMAP port in captures */
 };
 
 static void usage(FILE *f)
@@ -103,8 +103,8 @@ static int decode_sessions(const struct decode_opts *o, struct jlog *log, const 
 
         memset(&ro, 0, sizeof(ro));
         session_options(o, &ro.session);
-        if (ts->obj != NULL &&
-            tr_apply_config(json_object_get(ts->obj, "config"), &ro.session, err, sizeof(err)) < 0) {
+        if (ts->obj != NULL && tr_apply_config(json_object_get(ts->obj, "config"), &ro.session, err,
+                                               sizeof(err)) < 0) {
             fprintf(stderr, "imaptap decode: %s: case \"%s\": %s\n", path, ts->name, err);
             return 2;
         }
@@ -326,8 +326,10 @@ int decode_main(int argc, char **argv)
         switch (c) {
         case 'L':
             if (jlog_parse_literals(optarg, &o.log) < 0) {
-                fprintf(stderr, "imaptap decode: --log-literals: \"%s\" is not none, size, "
-                                "head:N or full\n", optarg);
+                fprintf(stderr,
+                        "imaptap decode: --log-literals: \"%s\" is not none, size, "
+                        "head:N or full\n",
+                        optarg);
                 return 2;
             }
             break;

@@ -244,11 +244,27 @@ static struct pcap_stream *stream_for(struct pcap_stream **v, size_t *n, long id
 int ext_load_pcap(const char *path, int port, struct tr_file *tf, char *err, size_t errlen)
 {
     char filter[96], portstr[16];
-    char *argv[] = {"tshark", "-r", (char *)(uintptr_t)path, "-n",
-                    "-o", "tcp.desegment_tcp_streams:FALSE",
-                    "-Y", filter, "-T", "fields", "-E", "separator=/t",
-                    "-e", "frame.time_epoch", "-e", "tcp.stream", "-e", "tcp.dstport",
-                    "-e", "tcp.payload", NULL};
+    char *argv[] = {"tshark",
+                    "-r",
+                    (char *)(uintptr_t)path,
+                    "-n",
+                    "-o",
+                    "tcp.desegment_tcp_streams:FALSE",
+                    "-Y",
+                    filter,
+                    "-T",
+                    "fields",
+                    "-E",
+                    "separator=/t",
+                    "-e",
+                    "frame.time_epoch",
+                    "-e",
+                    "tcp.stream",
+                    "-e",
+                    "tcp.dstport",
+                    "-e",
+                    "tcp.payload",
+                    NULL};
     posix_spawn_file_actions_t fa;
     struct pcap_stream *streams = NULL;
     size_t nstreams = 0, lcap = 0, i;
@@ -283,8 +299,9 @@ int ext_load_pcap(const char *path, int port, struct tr_file *tf, char *err, siz
     if (status != 0) {
         close(pipefd[0]);
         if (status == ENOENT)
-            snprintf(err, errlen, "--pcap needs tshark, which is not installed "
-                                  "(Debian: apt-get install tshark)");
+            snprintf(err, errlen,
+                     "--pcap needs tshark, which is not installed "
+                     "(Debian: apt-get install tshark)");
         else
             snprintf(err, errlen, "cannot run tshark: %s", strerror(status));
         return -1;

@@ -42,7 +42,8 @@ static void accept_error_cb(struct evconnlistener *lev, void *arg)
 
     (void)lev;
     /* EMFILE and friends: say so and go on; the listener keeps running */
-    fprintf(stderr, "imaptap: accept on %s: %s\n", l->url->text, evutil_socket_error_to_string(err));
+    fprintf(stderr, "imaptap: accept on %s: %s\n", l->url->text,
+            evutil_socket_error_to_string(err));
 }
 
 static int open_listener(struct proxy *px, size_t i, const struct url *url)
@@ -219,8 +220,9 @@ static int run(const struct options *o)
         }
         tls_keylog_enable(px.server_ctx);
         tls_keylog_enable(px.client_ctx);
-        fprintf(stderr, "imaptap: warning: --keylog %s: the TLS secrets of every session are "
-                        "written there; with a packet capture anyone can read the traffic\n",
+        fprintf(stderr,
+                "imaptap: warning: --keylog %s: the TLS secrets of every session are "
+                "written there; with a packet capture anyone can read the traffic\n",
                 o->keylog);
     }
     px.log = jlog_open(o->log_path, &o->log, err, sizeof(err));
@@ -236,8 +238,8 @@ static int run(const struct options *o)
         fprintf(stderr, "imaptap: cannot create the event loop\n");
         return 1;
     }
-    px.dns = evdns_base_new(px.base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                         EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    px.dns = evdns_base_new(px.base,
+                            EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (px.dns == NULL)
         px.dns = evdns_base_new(px.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (px.dns != NULL)

@@ -137,8 +137,9 @@ int url_parse(const char *text, int upstream, struct url *u, char *err, size_t e
         p = text + 8;
     } else if (strncmp(text, "imap+starttls://", 16) == 0) {
         if (!upstream) {
-            snprintf(err, errlen, "imap+starttls:// is for --upstream only; a listener "
-                                  "offers STARTTLS as imap://");
+            snprintf(err, errlen,
+                     "imap+starttls:// is for --upstream only; a listener "
+                     "offers STARTTLS as imap://");
             return -1;
         }
         u->scheme = URL_IMAP_STARTTLS;
@@ -207,8 +208,7 @@ static int parse_uint(const char *name, const char *v, unsigned long min, unsign
     }
     n = strtoul(v, &end, 10);
     if (errno != 0 || *end != '\0' || n < min || n > max) {
-        opt_err("--%s: \"%s\" must be a whole number from %lu to %lu", name, v,
-                min, max);
+        opt_err("--%s: \"%s\" must be a whole number from %lu to %lu", name, v, min, max);
         return -1;
     }
     *out = n;
@@ -245,9 +245,27 @@ static int readable_file(const char *name, const char *path)
 }
 
 enum {
-    O_CERT = 256, O_KEY, O_UPSTREAM_CA, O_UPSTREAM_INSECURE, O_LOG, O_LOG_LITERALS,
-    O_LOG_OVERFLOW, O_NO_REDACT, O_CAPTURE, O_REQUIRE_TLS, O_MAX_SESSIONS, O_DRAIN, O_BUFFER,
-    O_LINE_C2S, O_LINE_S2C, O_KEEPALIVE, O_KA_CMD, O_KA_MODE, O_KA_MAX, O_CONFIG, O_KEYLOG,
+    O_CERT = 256,
+    O_KEY,
+    O_UPSTREAM_CA,
+    O_UPSTREAM_INSECURE,
+    O_LOG,
+    O_LOG_LITERALS,
+    O_LOG_OVERFLOW,
+    O_NO_REDACT,
+    O_CAPTURE,
+    O_REQUIRE_TLS,
+    O_MAX_SESSIONS,
+    O_DRAIN,
+    O_BUFFER,
+    O_LINE_C2S,
+    O_LINE_S2C,
+    O_KEEPALIVE,
+    O_KA_CMD,
+    O_KA_MODE,
+    O_KA_MAX,
+    O_CONFIG,
+    O_KEYLOG,
 };
 
 static const struct option longopts[] = {
@@ -297,7 +315,8 @@ static int apply(struct options *o, int id, const char *name, const char *v, int
             opt_err("--%s: at most %d", name, OPT_MAX_PAIRS);
             return -1;
         }
-        if (url_parse(v, up, up ? &o->upstream[*count] : &o->listen[*count], err, sizeof(err)) < 0) {
+        if (url_parse(v, up, up ? &o->upstream[*count] : &o->listen[*count], err, sizeof(err)) <
+            0) {
             opt_err("--%s: %s", name, err);
             return -1;
         }
@@ -342,8 +361,8 @@ static int apply(struct options *o, int id, const char *name, const char *v, int
     case O_CAPTURE: {
         struct stat st;
         if (stat(v, &st) < 0 || !S_ISDIR(st.st_mode) || access(v, W_OK | X_OK) < 0) {
-            opt_err("--%s %s: not a writable directory%s%s", name, v,
-                    errno ? ": " : "", errno ? strerror(errno) : "");
+            opt_err("--%s %s: not a writable directory%s%s", name, v, errno ? ": " : "",
+                    errno ? strerror(errno) : "");
             return -1;
         }
         o->capture_dir = v;
@@ -500,8 +519,8 @@ static int validate(struct options *o)
         return -1;
     }
     if (o->nupstream != 1 && o->nupstream != o->nlisten) {
-        opt_err("%zu --upstream for %zu --listen: give one, or one per listener",
-                o->nupstream, o->nlisten);
+        opt_err("%zu --upstream for %zu --listen: give one, or one per listener", o->nupstream,
+                o->nlisten);
         return -1;
     }
     for (i = 0; i < o->nlisten; i++)
@@ -524,8 +543,9 @@ static int validate(struct options *o)
         return -1;
     }
     if (o->keepalive_s > 0 && (o->keepalive_s < 30 || o->keepalive_s > 1740))
-        fprintf(stderr, "imaptap: warning: --keepalive %u is outside 30-1740 s; 240-300 s suits "
-                        "most servers and NATs\n",
+        fprintf(stderr,
+                "imaptap: warning: --keepalive %u is outside 30-1740 s; 240-300 s suits "
+                "most servers and NATs\n",
                 o->keepalive_s);
     o->log.redact = o->redact;
     return 0;

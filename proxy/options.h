@@ -42,22 +42,22 @@ struct options {
     const char *cert, *key;
     const char *upstream_ca;
     int upstream_insecure;
-    const char *log_path;          /* "-" = stdout */
+    const char *log_path; /* "-" = stdout */
     const char *capture_dir;
-    struct jlog_opts log;          /* literals, redact, overflow */
+    struct jlog_opts log; /* literals, redact, overflow */
     int redact;
     int require_tls;
     unsigned max_sessions;
     unsigned drain_s;
-    size_t buffer_max;             /* per direction */
+    size_t buffer_max; /* per direction */
     uint32_t c2s_line_max, s2c_line_max;
-    unsigned keepalive_s;          /* 0 = off */
+    unsigned keepalive_s; /* 0 = off */
     enum imap_keepalive_cmd keepalive_cmd;
     enum ka_mode keepalive_mode;
     unsigned keepalive_max_s;
     const char *keepalive_prefix;
     int compress_strip;
-    const char *keylog;            /* later: SSLKEYLOGFILE */
+    const char *keylog; /* later: SSLKEYLOGFILE */
     const char *config;
 };
 

@@ -22,7 +22,7 @@ struct conn;
 struct listener {
     struct proxy *px;
     struct evconnlistener *lev;
-    size_t index;             /* pairs with options.upstream */
+    size_t index; /* pairs with options.upstream */
     const struct url *url, *upstream;
 };
 
@@ -30,16 +30,16 @@ struct proxy {
     struct event_base *base;
     struct evdns_base *dns;
     const struct options *opt;
-    SSL_CTX *server_ctx;      /* TLS towards clients (NULL without --cert) */
-    SSL_CTX *client_ctx;      /* TLS towards the server */
+    SSL_CTX *server_ctx; /* TLS towards clients (NULL without --cert) */
+    SSL_CTX *client_ctx; /* TLS towards the server */
     struct jlog *log;
     struct listener listeners[OPT_MAX_PAIRS];
     size_t nlisteners;
-    struct conn *conns;       /* all live sessions */
+    struct conn *conns; /* all live sessions */
     unsigned nconns;
     uint64_t accepted;
-    int log_paused;           /* reads paused until the log catches up */
-    struct event *log_wake;   /* activated by the log writer thread */
+    int log_paused;         /* reads paused until the log catches up */
+    struct event *log_wake; /* activated by the log writer thread */
     struct event *sig_hup, *sig_term, *sig_int, *drain_timer, *log_check;
     int draining;
     int exit_status;

@@ -10,8 +10,8 @@ struct replay {
     imap_event_cb *event_cb;
     void *event_arg;
     int relay;
-    struct replay_output out[2];  /* towards the server, towards the client */
-    struct replay_output held[2]; /* HOLD buffers */
+    struct replay_output out[2];     /* towards the server, towards the client */
+    struct replay_output held[2];    /* HOLD buffers */
     struct replay_output pending[2]; /* input bytes not yet decided */
     struct replay_output deferred;   /* client bytes that wait for a keepalive */
     int client_eof, server_eof;

@@ -19,18 +19,18 @@
 #include "jlog.h"
 
 enum replay_marker {
-    REPLAY_TLS,      /* both legs finished a STARTTLS handshake */
-    REPLAY_C2S_EOF,  /* the client closed */
-    REPLAY_S2C_EOF,  /* the server closed */
-    REPLAY_TIMER,    /* the keepalive timer fired */
+    REPLAY_TLS,     /* both legs finished a STARTTLS handshake */
+    REPLAY_C2S_EOF, /* the client closed */
+    REPLAY_S2C_EOF, /* the server closed */
+    REPLAY_TIMER,   /* the keepalive timer fired */
 };
 
 struct replay_opts {
     struct imap_session_config session;
-    struct jlog *log;           /* NULL: events go only to event_cb */
-    imap_event_cb *event_cb;    /* optional, called for every protocol event */
+    struct jlog *log;        /* NULL: events go only to event_cb */
+    imap_event_cb *event_cb; /* optional, called for every protocol event */
     void *event_arg;
-    const char *sid;            /* NULL: random */
+    const char *sid; /* NULL: random */
 };
 
 /* Bytes a peer would have received (relay on). */

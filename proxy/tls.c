@@ -19,8 +19,8 @@ static void last_error(const char *what, const char *path, char *err, size_t err
 
     if (e != 0) {
         ERR_error_string_n(e, buf, sizeof(buf));
-        snprintf(err, errlen, "%s %s: %s", what, path, ERR_reason_error_string(e) ?
-                                                          ERR_reason_error_string(e) : buf);
+        snprintf(err, errlen, "%s %s: %s", what, path,
+                 ERR_reason_error_string(e) ? ERR_reason_error_string(e) : buf);
     } else {
         snprintf(err, errlen, "%s %s: cannot be used", what, path);
     }
@@ -83,7 +83,7 @@ SSL_CTX *tls_client_ctx(const char *ca_file, int insecure, char *err, size_t err
     if (ca_file != NULL) {
         /* only the given CAs: an operator who names a CA means that one */
         X509_STORE *store = X509_STORE_new();
-        STACK_OF(X509_INFO) *infos;
+        STACK_OF(X509_INFO) * infos;
         BIO *bio = BIO_new_file(ca_file, "r");
         int n = 0, i;
         if (store == NULL || bio == NULL) {

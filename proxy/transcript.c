@@ -132,8 +132,9 @@ static int chunk_from_json(const json_t *o, struct tr_step *st, char *why, size_
 
     memset(st, 0, sizeof(*st));
     if (!json_is_string(dir) || parse_marker(json_string_value(dir), st) < 0) {
-        snprintf(why, whylen,
-                 "\"dir\" must be \"c2s\", \"s2c\", \"tls\", \"timer\", \"c2s_eof\" or \"s2c_eof\"");
+        snprintf(
+            why, whylen,
+            "\"dir\" must be \"c2s\", \"s2c\", \"tls\", \"timer\", \"c2s_eof\" or \"s2c_eof\"");
         return -1;
     }
     if (ts != NULL && parse_ts(ts, &st->ts_us) < 0) {
@@ -247,8 +248,8 @@ static int load_lines(FILE *f, const char *path, struct tr_file *tf, char *err, 
         char why[160];
         size_t i = 0;
         lineno++;
-        while (i < (size_t)n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' ||
-                                 line[i] == '\n'))
+        while (i < (size_t)n &&
+               (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n'))
             i++;
         if (i == (size_t)n)
             continue; /* blank line */
@@ -375,8 +376,7 @@ void tr_free(struct tr_file *tf)
     memset(tf, 0, sizeof(*tf));
 }
 
-int tr_apply_config(const json_t *config, struct imap_session_config *cfg, char *err,
-                    size_t errlen)
+int tr_apply_config(const json_t *config, struct imap_session_config *cfg, char *err, size_t errlen)
 {
     const char *key;
     json_t *v;
@@ -398,7 +398,8 @@ int tr_apply_config(const json_t *config, struct imap_session_config *cfg, char 
         } else if (strcmp(key, "keepalive_tag_prefix") == 0 && json_is_string(v)) {
             cfg->ka_tag_prefix = json_string_value(v);
         } else if (strcmp(key, "keepalive_selected") == 0 && json_is_string(v)) {
-            cfg->ka_cmd = strcmp(json_string_value(v), "search") == 0 ? IMAP_KA_SEARCH : IMAP_KA_NOOP;
+            cfg->ka_cmd =
+                strcmp(json_string_value(v), "search") == 0 ? IMAP_KA_SEARCH : IMAP_KA_NOOP;
         } else if (strcmp(key, "keepalive_mode") == 0 && json_is_string(v) &&
                    (strcmp(json_string_value(v), "idle") == 0 ||
                     strcmp(json_string_value(v), "noop") == 0)) {

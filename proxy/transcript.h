@@ -28,7 +28,7 @@ struct tr_step {
     enum replay_marker marker; /* marker */
     unsigned char *data;
     size_t len;
-    int64_t ts_us;             /* 0 when the transcript has none */
+    int64_t ts_us; /* 0 when the transcript has none */
 };
 
 struct tr_session {

@@ -25,7 +25,7 @@
 #include "transcript.h"
 
 #define RANDOM_SPLITS 4
-#define BASE_TS 1764062043000000LL /* 2025-11-25T09:14:03Z */
+#define BASE_TS       1764062043000000LL /* 2025-11-25T09:14:03Z */
 
 struct gcase {
     char path[512];
@@ -129,7 +129,8 @@ static int subset(const json_t *expected, const json_t *actual)
     if (json_is_object(expected)) {
         if (!json_is_object(actual))
             return 0;
-        json_object_foreach((json_t *)(uintptr_t)expected, key, v) {
+        json_object_foreach((json_t *)(uintptr_t)expected, key, v)
+        {
             if (!subset(v, json_object_get(actual, key)))
                 return 0;
         }
@@ -196,10 +197,11 @@ static void check_relay(const struct gcase *gc, const char *what, struct replay_
         bytes = tr_latin1_bytes(json_string_value(want), json_string_length(want), &len);
         assert_non_null(bytes);
         if (len != out[d].len || memcmp(bytes, out[d].data, len) != 0) {
-            print_error("%s (%s): relay %s differs\n  expected %zu bytes: %.*s\n  actual %zu bytes: "
-                        "%.*s\n",
-                        gc->ts->name, what, names[d], len, (int)(len > 600 ? 600 : len), bytes,
-                        out[d].len, (int)(out[d].len > 600 ? 600 : out[d].len), out[d].data);
+            print_error(
+                "%s (%s): relay %s differs\n  expected %zu bytes: %.*s\n  actual %zu bytes: "
+                "%.*s\n",
+                gc->ts->name, what, names[d], len, (int)(len > 600 ? 600 : len), bytes, out[d].len,
+                (int)(out[d].len > 600 ? 600 : out[d].len), out[d].data);
             free(bytes);
             fail();
         }
@@ -221,7 +223,8 @@ static void check_secrets(const struct gcase *gc, const char *what, const char *
         if (escaped != NULL) {
             escaped[strlen(escaped) - 1] = '\0'; /* drop the quotes */
             if (strstr(log, escaped + 1) != NULL)
-                fail_msg("%s (%s): \"%s\" appears (escaped) in the log", gc->ts->name, what, secret);
+                fail_msg("%s (%s): \"%s\" appears (escaped) in the log", gc->ts->name, what,
+                         secret);
         }
         free(escaped);
         json_decref(js);
@@ -238,7 +241,10 @@ static void golden_case(void **state)
 
     memset(first, 0, sizeof(first));
     for (split = 0; split < 2 + RANDOM_SPLITS; split++) {
-        snprintf(what, sizeof(what), split == 0 ? "whole" : split == 1 ? "bytewise" : "split %u",
+        snprintf(what, sizeof(what),
+                 split == 0   ? "whole"
+                 : split == 1 ? "bytewise"
+                              : "split %u",
                  (unsigned)split);
         log = run_case(gc, split == 0 ? 0 : split == 1 ? 1 : split * 7919, out, &loglen);
         check_events(gc, what, log);

@@ -1583,12 +1583,11 @@ static void test_tag_limit_any_split(void **state)
     size_t k;
 
     (void)state;
-    /* Regression test (was a bug): for a server tag longer than IMAP_LEX_HEAD_MAX, the LIMIT_TAG value
-     * depends on how the stream was split (protocol.md §1.5: any split gives
-     * identical events).  head_check() runs after a whole run of head bytes
-     * has been copied (the run stops only at a space, quote, CR, LF or NUL),
-     * and reports lx->len: fed in one piece, a 300-byte tag gives value 300;
-     * fed byte by byte, 160 (IMAP_LEX_HEAD_MAX); split at 200, 200. */
+    /* Regression test (was a bug): for a server tag longer than IMAP_LEX_HEAD_MAX, the LIMIT_TAG
+     * value depends on how the stream was split (protocol.md §1.5: any split gives identical
+     * events).  head_check() runs after a whole run of head bytes has been copied (the run stops
+     * only at a space, quote, CR, LF or NUL), and reports lx->len: fed in one piece, a 300-byte tag
+     * gives value 300; fed byte by byte, 160 (IMAP_LEX_HEAD_MAX); split at 200, 200. */
     for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
         size_t n = lens[k] + 7, split;
         char *w = malloc(n + 1), *whole;

@@ -2042,9 +2042,9 @@ static void test_keepalive_search(void **state)
     assert_true(e->flags & IMAP_EVF_SWALLOWED);
     assert_false(EV[ev_next(IMAP_EV_UNTAGGED, mark)].flags & IMAP_EVF_SWALLOWED);
     /* ESEARCH with the synthetic tag: swallowed; with another: forwarded.
-     * Regression test (was a bug): the ESEARCH answer to the keepalive reaches the client.  The relay
-     * decision is taken in s2c_head(), whose partial unit ends at the third
-     * space ("* ESEARCH (TAG "); ka_reply() needs more than 6 bytes after
+     * Regression test (was a bug): the ESEARCH answer to the keepalive reaches the client.  The
+     * relay decision is taken in s2c_head(), whose partial unit ends at the third space ("* ESEARCH
+     * (TAG "); ka_reply() needs more than 6 bytes after
      * "(TAG" to see the tag, so the head is judged "not ours" and streamed.
      * At the unit's end ka_reply() does match, and the event says
      * swallowed -- the log and the relay disagree.  ("* SEARCH 42" works:

@@ -42,11 +42,12 @@ void imap_ka_release(struct imap_session *s)
 
     if (!s->held)
         return;
-    if (s->cfg.relay) {
+    if (s->cfg.relay)
         imap_relay_emit(&sd->relay, IMAP_RELAY_RELEASE, NULL, 0);
-        if (sd->mode == UM_KA_HOLD)
-            sd->mode = UM_STREAM; /* the rest of a unit in progress follows */
-    }
+    /* the rest of a unit in progress follows: with relay on or off alike,
+     * so that `imaptap decode` flags it as the live log did */
+    if (sd->mode == UM_KA_HOLD)
+        sd->mode = UM_STREAM;
     sess_event_init(&ev, IMAP_EV_KEEPALIVE);
     ev.u.keepalive.tag = sess_cstr(s->ka_tag);
     ev.u.keepalive.state = IMAP_STR_LIT("released");

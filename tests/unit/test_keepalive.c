@@ -187,6 +187,10 @@ static void apply_ops(enum imap_dir dir)
                                         "RELEASE", "STARTTLS", "CLOSE"};
     char word[32];
 
+    if (!H.cfg.relay) { /* as `imaptap decode`: events only */
+        b_clear(in);
+        return;
+    }
     while (imap_session_relay_next(H.s, dir, &op)) {
         snprintf(word, sizeof(word), "%s ", names[op.kind]);
         b_add(&H.ops[dir], word, strlen(word));
@@ -639,6 +643,40 @@ static void test_containment_partial_unit_and_order(void **state)
     h_end();
 }
 
+/* The unit cut by the release has the same flags whether or not the session
+ * relays: `imaptap decode` of a capture must equal the live log (F7). */
+static unsigned partial_unit_flags(int relay)
+{
+    struct imap_session_config cfg = ka_cfg(IMAP_KA_NOOP, 0);
+    unsigned flags = ~0u;
+
+    cfg.relay = relay;
+    h_start(&cfg);
+    h_selected();
+    assert_int_equal(h_timer(), 1);
+    S("* 3 EXPUNGE\r\nPXK1 OK NOOP completed\r\n* 11 FETCH (FLAGS (");
+    assert_true(imap_session_holding(H.s));
+    C("a3 NOOP\r\n");
+    assert_false(imap_session_holding(H.s));
+    S("\\Flagged))\r\na3 OK done\r\n");
+    for (size_t i = 0; i < nev; i++)
+        if (EV[i].type == IMAP_EV_UNTAGGED && strcmp(EV[i].name, "FETCH") == 0)
+            flags = EV[i].flags;
+    h_end();
+    return flags;
+}
+
+static void test_containment_partial_unit_relay_off(void **state)
+{
+    unsigned on, off;
+
+    (void)state;
+    on = partial_unit_flags(1);
+    off = partial_unit_flags(0);
+    assert_int_not_equal(on, ~0u);
+    assert_int_equal(on, off);
+}
+
 /* A second keepalive while responses are held: more expunges join the held
  * ones (one anomaly), everything is released in order at the next command. */
 static void test_containment_second_keepalive(void **state)
@@ -851,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_containment_verdicts),
         cmocka_unit_test(test_containment_uid_search_with_literal),
         cmocka_unit_test(test_containment_partial_unit_and_order),
+        cmocka_unit_test(test_containment_partial_unit_relay_off),
         cmocka_unit_test(test_containment_second_keepalive),
         cmocka_unit_test(test_containment_held_max),
         cmocka_unit_test(test_containment_vanished_earlier_not_held),

@@ -1601,6 +1601,13 @@ int imap_session_logged_out(const struct imap_session *s)
     return s->logged_out;
 }
 
+int imap_session_mid_unit(const struct imap_session *s, enum imap_dir dir)
+{
+    const struct imap_lex *lx = s->d[dir].lx;
+
+    return !imap_lex_at_boundary(lx) && imap_lex_mode(lx) != IMAP_LEX_RAW;
+}
+
 int imap_session_saw_bye(const struct imap_session *s)
 {
     return s->bye;

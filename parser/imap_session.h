@@ -169,6 +169,9 @@ uint64_t imap_session_bytes(const struct imap_session *s, enum imap_dir dir);
 /* Non-zero once the client sent LOGOUT / the server sent BYE. */
 int imap_session_logged_out(const struct imap_session *s);
 int imap_session_saw_bye(const struct imap_session *s);
+/* Non-zero while a unit of this direction is part way through (a literal, a
+ * long line): more of it is known to follow. */
+int imap_session_mid_unit(const struct imap_session *s, enum imap_dir dir);
 
 /* Bytes of memory the session holds beyond its struct (idle-memory tests). */
 size_t imap_session_memory(const struct imap_session *s);

@@ -42,10 +42,12 @@ struct side {
     int tls;   /* this leg runs TLS now */
     int ready; /* connected (and handshake done, when TLS) */
     int eof;
-    int upgrading;  /* STARTTLS handshake in progress */
-    int paused;     /* reading stopped: the other side's output is full */
-    int log_paused; /* reading stopped: the log is behind */
-    SSL *ssl;       /* owned by the bufferevent */
+    int upgrading;      /* STARTTLS handshake in progress */
+    int paused;         /* reading stopped: the other side's output is full */
+    int log_paused;     /* reading stopped: the log is behind */
+    SSL *ssl;           /* owned by the bufferevent */
+    evutil_socket_t fd; /* the TCP socket (the bufferevent owns it), or -1 */
+    int coalescing;     /* TCP_NODELAY is off: bulk data goes out in full segments */
 };
 
 /* imap+starttls upstream: the exchange before the session starts */
@@ -132,6 +134,22 @@ static void set_socket_options(evutil_socket_t fd)
     /* IMAP is request/response: Nagle would put 40 ms stalls into the tail */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+/* Nagle only while a unit is part way through (a literal, a long line):
+ * bulk data then leaves in full segments rather than one per TLS record,
+ * which halves the reader's work per byte; the end of a unit is pushed at
+ * once (Linux sends what waits when TCP_NODELAY is set again). */
+static void tune_coalescing(struct conn *c, enum imap_dir d)
+{
+    struct side *out = output_side(c, d);
+    int bulk = imap_session_mid_unit(c->sess, d);
+    int nodelay = !bulk;
+
+    if (out->bev == NULL || out->fd < 0 || bulk == out->coalescing)
+        return;
+    if (setsockopt(out->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay)) == 0)
+        out->coalescing = bulk;
 }
 
 static void set_clock(struct conn *c)
@@ -401,6 +419,8 @@ static void pump(struct conn *c)
         if (c->closing)
             return;
     } while (ka_was && !imap_session_keepalive_pending(c->sess));
+    tune_coalescing(c, IMAP_S2C);
+    tune_coalescing(c, IMAP_C2S);
     if (c->srv_tls_wanted || c->cli_tls_wanted)
         start_tls_upgrades(c);
     if (quiet(c)) {
@@ -829,6 +849,7 @@ static void upstream_connected(struct conn *c, evutil_socket_t fd)
         return;
     }
     c->side[SRV].bev = bev;
+    c->side[SRV].fd = fd;
     bufferevent_setcb(bev, side_readcb, side_writecb, side_eventcb, c);
     bufferevent_setwatermark(bev, EV_READ, 0, c->px->opt->buffer_max);
     if (up->scheme == URL_IMAPS) {
@@ -1044,6 +1065,11 @@ static void conn_close(struct conn *c, const char *fmt, ...)
         if (s->bev == NULL)
             continue;
         bufferevent_disable(s->bev, EV_READ);
+        if (s->coalescing && s->fd >= 0) {
+            int one = 1; /* what is left goes out now, not at the next ACK */
+            setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            s->coalescing = 0;
+        }
         if (s->ready && !s->eof && !s->upgrading &&
             evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
             pending = 1;
@@ -1194,6 +1220,7 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
     }
     c->px = px;
     c->l = l;
+    c->side[CLI].fd = c->side[SRV].fd = -1;
     c->start_wall = now_wall_us();
     c->start_mono = now_mono_us();
     if (sa->sa_family == AF_INET6) {
@@ -1275,6 +1302,7 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
         conn_close(c, "error: out of memory");
         return;
     }
+    c->side[CLI].fd = fd;
     bufferevent_setcb(c->side[CLI].bev, side_readcb, side_writecb, side_eventcb, c);
     bufferevent_setwatermark(c->side[CLI].bev, EV_READ, 0, o->buffer_max);
     if (c->side[CLI].tls) {

@@ -841,6 +841,29 @@ static void test_sync_literal_client_gone(void **state)
     h_end();
 }
 
+/* imap_session_mid_unit(): the proxy coalesces segments only while a unit is
+ * part way through, and pushes its end at once. */
+static void test_mid_unit(void **state)
+{
+    (void)state;
+    h_start(NULL);
+    h_login();
+    assert_false(imap_session_mid_unit(H.s, IMAP_S2C));
+    assert_false(imap_session_mid_unit(H.s, IMAP_C2S));
+    C("a5 FETCH 1 BODY[]\r\n");
+    S("* 1 FETCH (BODY[] {10}\r\n0123");
+    assert_true(imap_session_mid_unit(H.s, IMAP_S2C)); /* in the literal */
+    S("456789");
+    assert_true(imap_session_mid_unit(H.s, IMAP_S2C)); /* the line goes on */
+    S(")\r\na5 OK done\r\n");
+    assert_false(imap_session_mid_unit(H.s, IMAP_S2C));
+    C("a6 NOOP");
+    assert_true(imap_session_mid_unit(H.s, IMAP_C2S)); /* half a line */
+    C("\r\n");
+    assert_false(imap_session_mid_unit(H.s, IMAP_C2S));
+    h_end();
+}
+
 /* ------------------------------------------------------------ AUTHENTICATE */
 
 static void test_authenticate_continuation(void **state)
@@ -2163,6 +2186,7 @@ int main(void)
         cmocka_unit_test(test_sync_literal_plus),
         cmocka_unit_test(test_sync_literal_refused),
         cmocka_unit_test(test_sync_literal_client_gone),
+        cmocka_unit_test(test_mid_unit),
         cmocka_unit_test(test_authenticate_continuation),
         cmocka_unit_test(test_authenticate_sasl_ir),
         cmocka_unit_test(test_authenticate_cancel),

@@ -41,6 +41,8 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t err
      * sessions, and every cached session costs memory per connection */
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    /* several records per read(2) (conn.c: kick_tls_read) */
+    SSL_CTX_set_read_ahead(ctx, 1);
     /* most IMAP clients close without close_notify: that is a close, not an error */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
@@ -75,6 +77,7 @@ SSL_CTX *tls_client_ctx(const char *ca_file, int insecure, char *err, size_t err
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET);
+    SSL_CTX_set_read_ahead(ctx, 1); /* conn.c: kick_tls_read */
     if (insecure) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
         return ctx;

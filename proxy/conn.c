@@ -6,14 +6,17 @@
  * has said what to do with them; the usual answer moves them to the other
  * side's output with evbuffer_remove_buffer(), which hands over whole chains
  * without copying.  A full output stops reading on the other side until it
- * drains (backpressure); the read watermark bounds each input.
+ * drains (backpressure); the read watermark bounds each input.  For TLS
+ * sides, three things keep the work per byte low: read-ahead with
+ * kick_tls_read(), output gathered into full records (gather_flush()), and
+ * Nagle only in the middle of a unit (tune_coalescing()).
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <event2/bufferevent_struct.h>
+#include <event2/bufferevent_struct.h> /* bev->ev_read: kick_tls_read() */
 #include <event2/event.h>
 #include <event2/dns.h>
 #include <event2/util.h>
@@ -327,8 +330,9 @@ static int more_input_waiting(const struct conn *c, enum imap_dir d)
 {
     const struct side *in = &c->side[d == IMAP_C2S ? CLI : SRV];
 
-    return !c->closing && in->bev != NULL && in->ssl != NULL && !in->paused && !in->log_paused &&
-           (bufferevent_get_enabled(in->bev) & EV_READ) && SSL_has_pending(in->ssl);
+    return !c->closing && in->bev != NULL && in->ssl != NULL && !in->eof && !in->paused &&
+           !in->log_paused && (bufferevent_get_enabled(in->bev) & EV_READ) &&
+           SSL_has_pending(in->ssl);
 }
 
 /* The gathered output of direction d goes to its side, as one run. */

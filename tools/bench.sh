@@ -1,8 +1,9 @@
 #!/bin/sh
 # bench.sh - imaptap benchmarks (`make bench`): one "bench NAME VALUE UNIT" line per figure.
 #
-#   tools/bench.sh            the machine, the parser and logger figures, then the
-#                             proxy side by side with direct Dovecot and the peers
+#   tools/bench.sh            the machine, the parser and logger figures, OpenSSL's
+#                             memory per idle session (tools/bench_tlsmem.c), then
+#                             the proxy side by side with direct Dovecot and the peers
 #   tools/bench.sh -q         the same, smaller streams and one proxy sample (a quick look)
 #   tools/bench.sh stress [GB]  random and mutated IMAP through sessions (not part of make bench)
 #
@@ -33,6 +34,14 @@ echo "machine cpu ${cpu:-unknown}"
 echo "machine kernel $(uname -sr)"
 
 "$BIN" bench ${1:+"$1"}
+
+# What OpenSSL alone holds per idle session (both legs in TLS): the floor under
+# the proxy's memory per idle connection below.
+$CC -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iproxy -Ilogger -Iparser \
+	-o "$BUILD/bench_tlsmem" tools/bench_tlsmem.c proxy/tls.c -lssl -lcrypto
+certs/mkcert.sh "$BUILD/bench-certs" localhost >/dev/null
+"$BUILD/bench_tlsmem" "$BUILD/bench-certs/localhost.crt" "$BUILD/bench-certs/localhost.key" \
+	"$([ "${1:-}" = -q ] && echo 200 || echo 1000)"
 
 # Proxy benchmarks: the workplace harness (../shared/bench, or $BENCH_HARNESS) runs
 # imaptap as its `project` target beside direct Dovecot and the peers in one run:

@@ -37,7 +37,7 @@ LOGGER_SRCS := logger/utf8.c logger/jlog.c logger/jlog_sink.c logger/capture.c
 CORE_SRCS := proxy/replay.c proxy/transcript.c proxy/external.c proxy/decode.c
 PROXY_SRCS := proxy/main.c proxy/options.c proxy/tls.c proxy/conn.c
 # the tools people use on the log, linked in as subcommands
-TOOLS_SRCS := tools/logread.c tools/pretty.c tools/stats.c tools/report.c
+TOOLS_SRCS := tools/logread.c tools/sesstab.c tools/pretty.c tools/stats.c tools/report.c
 
 PARSER_CFLAGS := -Iparser
 LOGGER_CFLAGS := -Iparser -Ilogger $(PKG_JANSSON)

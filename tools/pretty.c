@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "logread.h"
+#include "sesstab.h"
 
 #define PRETTY_SESSIONS_MAX 100000      /* sessions tracked; the least recently active goes */
 #define PRETTY_HOLD_LINES   10000       /* lines held per session until its user is known */
@@ -215,8 +216,8 @@ struct pend {
 enum ustate { U_PENDING, U_MATCH, U_NOMATCH };
 
 struct psess {
-    char sid[24];
-    int64_t start_us; /* -1 until a valid ts */
+    struct sesstab_node node; /* first: the sid, and the table's links */
+    int64_t start_us;         /* -1 until a valid ts */
     enum ustate ustate;
     struct held *held, *held_tail;
     size_t nheld;
@@ -227,7 +228,6 @@ struct psess {
     char *sel_tag, *sel_mbox, *sel_utf8; /* a SELECT/EXAMINE in flight */
     struct pend *pend;
     size_t npend;
-    struct psess *hnext, *prev, *next;
 };
 
 struct pretty {
@@ -235,9 +235,7 @@ struct pretty {
     int event_filter; /* --command, --status or --mailbox */
     int show_sid;
     char first_sid[24];
-    struct psess **buckets;
-    size_t nbuckets, nsess;
-    struct psess *lru_head, *lru_tail;
+    struct sesstab sessions;
     size_t held_bytes;
     struct sbuf line, text; /* the line being built, and its event part */
 };
@@ -245,17 +243,6 @@ struct pretty {
 static const char *col(const struct pretty *p, enum colour c)
 {
     return p->o.colour ? sgr[c] : "";
-}
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
 }
 
 static void held_free(struct pretty *p, struct psess *s)
@@ -277,39 +264,9 @@ static void pend_free(struct pend *e)
     free(e);
 }
 
-static void lru_unlink(struct pretty *p, struct psess *s)
-{
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        p->lru_head = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
-    else
-        p->lru_tail = s->prev;
-    s->prev = s->next = NULL;
-}
-
-static void lru_append(struct pretty *p, struct psess *s)
-{
-    s->prev = p->lru_tail;
-    s->next = NULL;
-    if (p->lru_tail != NULL)
-        p->lru_tail->next = s;
-    else
-        p->lru_head = s;
-    p->lru_tail = s;
-}
-
 static void sess_free(struct pretty *p, struct psess *s)
 {
-    struct psess **pp = &p->buckets[hash_str(s->sid) & (p->nbuckets - 1)];
-
-    while (*pp != s)
-        pp = &(*pp)->hnext;
-    *pp = s->hnext;
-    lru_unlink(p, s);
-    p->nsess--;
+    sesstab_remove(&p->sessions, &s->node);
     held_free(p, s);
     while (s->pend != NULL) {
         struct pend *e = s->pend;
@@ -325,60 +282,25 @@ static void sess_free(struct pretty *p, struct psess *s)
     free(s);
 }
 
-static int sess_rehash(struct pretty *p)
-{
-    size_t n = p->nbuckets ? p->nbuckets * 2 : 256, i;
-    struct psess **nb = calloc(n, sizeof(*nb));
-
-    if (nb == NULL)
-        return -1;
-    for (i = 0; i < p->nbuckets; i++) {
-        struct psess *s = p->buckets[i], *next;
-        for (; s != NULL; s = next) {
-            size_t j = hash_str(s->sid) & (n - 1);
-            next = s->hnext;
-            s->hnext = nb[j];
-            nb[j] = s;
-        }
-    }
-    free(p->buckets);
-    p->buckets = nb;
-    p->nbuckets = n;
-    return 0;
-}
-
 /* The session of sid; *created_r says whether it is new. */
 static struct psess *sess_get(struct pretty *p, const char *sid, int *created_r)
 {
     struct psess *s;
-    size_t j;
 
     *created_r = 0;
-    if (p->nbuckets == 0 && sess_rehash(p) < 0)
-        return NULL;
-    for (s = p->buckets[hash_str(sid) & (p->nbuckets - 1)]; s != NULL; s = s->hnext) {
-        if (strcmp(s->sid, sid) == 0) {
-            if (s != p->lru_tail) {
-                lru_unlink(p, s);
-                lru_append(p, s);
-            }
-            return s;
-        }
-    }
-    if (p->nsess >= PRETTY_SESSIONS_MAX)
-        sess_free(p, p->lru_head);
-    if (p->nsess + 1 > p->nbuckets && sess_rehash(p) < 0)
-        return NULL;
+    s = (struct psess *)sesstab_find(&p->sessions, sid);
+    if (s != NULL)
+        return s;
+    if (p->sessions.n >= PRETTY_SESSIONS_MAX)
+        sess_free(p, (struct psess *)p->sessions.oldest);
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return NULL;
-    snprintf(s->sid, sizeof(s->sid), "%s", sid);
+    if (sesstab_insert(&p->sessions, &s->node, sid) < 0) {
+        free(s);
+        return NULL;
+    }
     s->start_us = -1;
     s->ustate = p->o.user != NULL ? U_PENDING : U_MATCH;
-    j = hash_str(s->sid) & (p->nbuckets - 1);
-    s->hnext = p->buckets[j];
-    p->buckets[j] = s;
-    lru_append(p, s);
-    p->nsess++;
     *created_r = 1;
     return s;
 }
@@ -444,7 +366,7 @@ static void user_decided(struct pretty *p, struct psess *s, int match)
             int n = snprintf(note, sizeof(note),
                              "%-*.*s%s%s... %lu lines not shown: held too long before the user "
                              "was known%s\n",
-                             p->show_sid ? 8 : 0, p->show_sid ? 8 : 0, s->sid,
+                             p->show_sid ? 8 : 0, p->show_sid ? 8 : 0, s->node.sid,
                              p->show_sid ? " " : "", col(p, C_DIM), s->dropped, col(p, C_RESET));
             write_text(note, (size_t)n < sizeof(note) ? (size_t)n : sizeof(note) - 1);
         }
@@ -991,8 +913,8 @@ static void compose(struct pretty *p, const struct psess *s, int64_t ts_us, cons
     l->len = 0;
     if (p->show_sid) {
         if (p->o.colour)
-            sb_puts(l, sid_sgr[hash_str(s->sid) % (sizeof(sid_sgr) / sizeof(sid_sgr[0]))]);
-        sb_printf(l, "%-8.8s", s->sid);
+            sb_puts(l, sid_sgr[sesstab_hash(s->node.sid) % (sizeof(sid_sgr) / sizeof(sid_sgr[0]))]);
+        sb_printf(l, "%-8.8s", s->node.sid);
         sb_puts(l, col(p, C_RESET));
         sb_puts(l, " ");
     }
@@ -1416,9 +1338,9 @@ int pretty_main(int argc, char **argv)
     if (status == 0 && logread_bad_lines(lr) > 0)
         status = 2;
     logread_close(lr);
-    while (p.lru_head != NULL)
-        sess_free(&p, p.lru_head);
-    free(p.buckets);
+    while (p.sessions.oldest != NULL)
+        sess_free(&p, (struct psess *)p.sessions.oldest);
+    sesstab_free(&p.sessions);
     free(p.line.p);
     free(p.text.p);
     if (fflush(stdout) != 0 || ferror(stdout)) {

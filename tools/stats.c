@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "logread.h"
+#include "sesstab.h"
 
 #define STATS_SESSIONS_MAX 200000 /* about 30 MB of open sessions at most */
 #define STATS_SLOWEST      10
@@ -123,17 +124,6 @@ struct ctab {
     uint64_t other; /* keys that came after the table was full */
 };
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static int ctab_grow(struct ctab *t)
 {
     size_t ncap = t->cap ? t->cap * 2 : 16, i;
@@ -146,7 +136,7 @@ static int ctab_grow(struct ctab *t)
 
         if (t->slots[i].key == NULL)
             continue;
-        j = hash_str(t->slots[i].key) & (ncap - 1);
+        j = sesstab_hash(t->slots[i].key) & (ncap - 1);
         while (ns[j].key != NULL)
             j = (j + 1) & (ncap - 1);
         ns[j] = t->slots[i];
@@ -165,7 +155,7 @@ static int ctab_add(struct ctab *t, const char *key, uint64_t by)
         key = "(none)";
     if (t->cap == 0 && ctab_grow(t) < 0)
         return -1;
-    j = hash_str(key) & (t->cap - 1);
+    j = sesstab_hash(key) & (t->cap - 1);
     while (t->slots[j].key != NULL) {
         if (strcmp(t->slots[j].key, key) == 0) {
             t->slots[j].count += by;
@@ -233,12 +223,10 @@ struct cmdstat {
 /* ---- open sessions: hash by sid, with a list by last activity ---- */
 
 struct sess {
-    char sid[17];
+    struct sesstab_node node; /* first: the sid, and the table's links */
     char tls_client[24], tls_server[24];
     char *user;
     int opened;
-    struct sess *hnext;       /* hash chain */
-    struct sess *prev, *next; /* activity list, most recent last */
 };
 
 struct slowest {
@@ -252,9 +240,7 @@ struct stats {
     int64_t first_us, last_us; /* of the valid ts seen */
     char first_ts[40], last_ts[40];
     /* sessions */
-    struct sess **sbuckets;
-    size_t nsbuckets, nsess;
-    struct sess *lru_head, *lru_tail;
+    struct sesstab open;
     uint64_t sessions, opened, closed, open_at_end;
     struct ctab by_user, by_client, by_reason, by_tls_client, by_tls_server;
     /* commands */
@@ -277,68 +263,12 @@ struct stats {
     size_t nslow;
 };
 
-static size_t sid_bucket(const struct stats *st, const char *sid)
-{
-    return hash_str(sid) & (st->nsbuckets - 1);
-}
-
-static void lru_unlink(struct stats *st, struct sess *s)
-{
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        st->lru_head = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
-    else
-        st->lru_tail = s->prev;
-    s->prev = s->next = NULL;
-}
-
-static void lru_append(struct stats *st, struct sess *s)
-{
-    s->prev = st->lru_tail;
-    s->next = NULL;
-    if (st->lru_tail != NULL)
-        st->lru_tail->next = s;
-    else
-        st->lru_head = s;
-    st->lru_tail = s;
-}
-
-static int sess_rehash(struct stats *st)
-{
-    size_t n = st->nsbuckets ? st->nsbuckets * 2 : 1024, i;
-    struct sess **nb = calloc(n, sizeof(*nb));
-
-    if (nb == NULL)
-        return -1;
-    for (i = 0; i < st->nsbuckets; i++) {
-        struct sess *s = st->sbuckets[i], *next;
-        for (; s != NULL; s = next) {
-            size_t j = hash_str(s->sid) & (n - 1);
-            next = s->hnext;
-            s->hnext = nb[j];
-            nb[j] = s;
-        }
-    }
-    free(st->sbuckets);
-    st->sbuckets = nb;
-    st->nsbuckets = n;
-    return 0;
-}
-
 /* Counts a session in the per-session tables and forgets it. */
 static int sess_finish(struct stats *st, struct sess *s, const char *reason)
 {
-    struct sess **pp = &st->sbuckets[sid_bucket(st, s->sid)];
     int rc = 0;
 
-    while (*pp != s)
-        pp = &(*pp)->hnext;
-    *pp = s->hnext;
-    lru_unlink(st, s);
-    st->nsess--;
+    sesstab_remove(&st->open, &s->node);
     if (reason == NULL)
         st->open_at_end++;
     if (!s->opened)
@@ -355,33 +285,19 @@ static int sess_finish(struct stats *st, struct sess *s, const char *reason)
 /* The session of sid, created on first sight; NULL when out of memory. */
 static struct sess *sess_get(struct stats *st, const char *sid)
 {
-    struct sess *s;
-    size_t j;
+    struct sess *s = (struct sess *)sesstab_find(&st->open, sid);
 
-    if (st->nsbuckets == 0 && sess_rehash(st) < 0)
-        return NULL;
-    j = sid_bucket(st, sid);
-    for (s = st->sbuckets[j]; s != NULL; s = s->hnext) {
-        if (strcmp(s->sid, sid) == 0) {
-            if (s != st->lru_tail) {
-                lru_unlink(st, s);
-                lru_append(st, s);
-            }
-            return s;
-        }
-    }
-    if (st->nsess >= STATS_SESSIONS_MAX && sess_finish(st, st->lru_head, NULL) < 0)
-        return NULL;
-    if (st->nsess + 1 > st->nsbuckets && sess_rehash(st) < 0)
+    if (s != NULL)
+        return s;
+    if (st->open.n >= STATS_SESSIONS_MAX &&
+        sess_finish(st, (struct sess *)st->open.oldest, NULL) < 0)
         return NULL;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return NULL;
-    snprintf(s->sid, sizeof(s->sid), "%s", sid);
-    j = sid_bucket(st, s->sid);
-    s->hnext = st->sbuckets[j];
-    st->sbuckets[j] = s;
-    lru_append(st, s);
-    st->nsess++;
+    if (sesstab_insert(&st->open, &s->node, sid) < 0) {
+        free(s);
+        return NULL;
+    }
     st->sessions++;
     return s;
 }
@@ -933,13 +849,13 @@ static void stats_free(struct stats *st)
 {
     size_t i;
 
-    while (st->lru_head != NULL) {
-        struct sess *s = st->lru_head;
-        lru_unlink(st, s);
+    while (st->open.oldest != NULL) {
+        struct sess *s = (struct sess *)st->open.oldest;
+        sesstab_remove(&st->open, &s->node);
         free(s->user);
         free(s);
     }
-    free(st->sbuckets);
+    sesstab_free(&st->open);
     for (i = 0; i < st->ncmds; i++) {
         free(st->cmds[i].name);
         free(st->cmds[i].lat.b);
@@ -1089,8 +1005,8 @@ int stats_main(int argc, char **argv)
         fflush(stderr);
     }
     /* sessions without a close line end here */
-    while (status == 0 && st->lru_head != NULL) {
-        if (sess_finish(st, st->lru_head, NULL) < 0) {
+    while (status == 0 && st->open.oldest != NULL) {
+        if (sess_finish(st, (struct sess *)st->open.oldest, NULL) < 0) {
             fprintf(stderr, "imaptap stats: out of memory\n");
             status = 1;
         }

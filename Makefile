@@ -92,7 +92,7 @@ UNIT_TESTS := test_lex test_token test_utf7 test_command test_response test_sess
 	test_caps test_sasl test_keepalive test_utf8 test_jlog test_jlog_sink test_capture test_logread \
 	test_golden
 UNIT_BINS := $(addprefix $(BUILD)/san/tests/unit/,$(UNIT_TESTS))
-UNIT_HELPERS := $(call obj,san,tests/unit/unit_helper.c)
+UNIT_HELPERS := $(call obj,san,tests/unit/unit_helper.c tests/unit/relay_sim.c)
 
 $(BUILD)/san/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(UNIT_HELPERS) $(BUILD)/san/libtools.a $(LIBS_SAN)
 	$(CC) $(SAN) -o $@ $^ $(LIB_CMOCKA) $(LIB_JANSSON) -lpthread -lm

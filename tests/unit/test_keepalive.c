@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "imap_session.h"
+#include "relay_sim.h"
 
 /* ------------------------------------------------------------ events */
 
@@ -133,45 +134,6 @@ static struct erec *tagged(const char *tag, size_t from)
 
 /* ------------------------------------------------------------ the harness */
 
-struct bytes {
-    char *p;
-    size_t len, size;
-};
-
-static void b_add(struct bytes *b, const char *p, size_t n)
-{
-    if (b->len + n + 1 > b->size) {
-        b->size = (b->len + n + 1) * 2;
-        b->p = realloc(b->p, b->size);
-        assert_non_null(b->p);
-    }
-    if (n)
-        memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void b_take(struct bytes *b, size_t n)
-{
-    assert_true(n <= b->len);
-    memmove(b->p, b->p + n, b->len - n);
-    b->len -= n;
-    b->p[b->len] = '\0';
-}
-
-static void b_clear(struct bytes *b)
-{
-    b->len = 0;
-    if (b->p)
-        b->p[0] = '\0';
-}
-
-static void b_free(struct bytes *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
 static struct {
     struct imap_session *s;
     struct imap_session_config cfg;
@@ -181,45 +143,11 @@ static struct {
 
 static void apply_ops(enum imap_dir dir)
 {
-    struct imap_relay_op op;
-    struct bytes *in = &H.in[dir], *out = &H.out[dir], *hold = &H.held[dir];
-    static const char *const names[] = {"PASS",    "DROP",     "INSERT", "HOLD",
-                                        "RELEASE", "STARTTLS", "CLOSE"};
-    char word[32];
-
     if (!H.cfg.relay) { /* as `imaptap decode`: events only */
-        b_clear(in);
+        bytes_clear(&H.in[dir]);
         return;
     }
-    while (imap_session_relay_next(H.s, dir, &op)) {
-        snprintf(word, sizeof(word), "%s ", names[op.kind]);
-        b_add(&H.ops[dir], word, strlen(word));
-        switch (op.kind) {
-        case IMAP_RELAY_PASS:
-            assert_true(op.len <= in->len);
-            b_add(out, in->p, op.len);
-            b_take(in, op.len);
-            break;
-        case IMAP_RELAY_DROP:
-            b_take(in, op.len);
-            break;
-        case IMAP_RELAY_HOLD:
-            b_add(hold, in->p, op.len);
-            b_take(in, op.len);
-            break;
-        case IMAP_RELAY_INSERT:
-            b_add(out, op.data, op.len);
-            break;
-        case IMAP_RELAY_RELEASE:
-            b_add(out, hold->p, hold->len);
-            b_clear(hold);
-            break;
-        case IMAP_RELAY_STARTTLS:
-        case IMAP_RELAY_CLOSE:
-            break;
-        }
-    }
-    assert_int_equal(H.in[dir].len, imap_session_relay_pending(H.s, dir));
+    relay_sim_apply(H.s, dir, &H.in[dir], &H.out[dir], &H.held[dir], &H.ops[dir]);
 }
 
 static void h_ops(void)
@@ -253,12 +181,12 @@ static void h_end(void)
 {
     imap_session_free(H.s);
     for (int d = 0; d < 2; d++) {
-        b_free(&H.in[d]);
-        b_free(&H.out[d]);
-        b_free(&H.held[d]);
-        b_free(&H.ops[d]);
+        bytes_free(&H.in[d]);
+        bytes_free(&H.out[d]);
+        bytes_free(&H.held[d]);
+        bytes_free(&H.ops[d]);
     }
-    b_free(&H.deferred);
+    bytes_free(&H.deferred);
     nev = 0;
 }
 
@@ -269,7 +197,7 @@ static void h_clock_ms(int64_t ms)
 
 static void h_feed_raw(enum imap_dir dir, const char *p, size_t n)
 {
-    b_add(&H.in[dir], p, n);
+    bytes_add(&H.in[dir], p, n);
     assert_int_equal(imap_session_feed(H.s, dir, p, n), 0);
     h_ops();
 }
@@ -280,7 +208,7 @@ static void h_feed(enum imap_dir dir, const char *p, size_t n)
     if (dir == IMAP_C2S && imap_session_keepalive_pending(H.s)) {
         imap_session_keepalive_interrupt(H.s);
         h_ops();
-        b_add(&H.deferred, p, n);
+        bytes_add(&H.deferred, p, n);
         return;
     }
     h_feed_raw(dir, p, n);
@@ -288,7 +216,7 @@ static void h_feed(enum imap_dir dir, const char *p, size_t n)
         struct bytes d = H.deferred;
         memset(&H.deferred, 0, sizeof(H.deferred));
         h_feed_raw(IMAP_C2S, d.p, d.len);
-        b_free(&d);
+        bytes_free(&d);
     }
 }
 
@@ -312,8 +240,8 @@ static int h_timer(void)
 static void out_clear(void)
 {
     for (int d = 0; d < 2; d++) {
-        b_clear(&H.out[d]);
-        b_clear(&H.ops[d]);
+        bytes_clear(&H.out[d]);
+        bytes_clear(&H.ops[d]);
     }
 }
 

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "imap_session.h"
+#include "relay_sim.h"
 #include "replay.h"
 
 /* ------------------------------------------------------------ event records */
@@ -328,38 +329,6 @@ static void assert_never_logged(const char *secret)
 
 /* ------------------------------------------------------------ the harness */
 
-struct bytes {
-    char *p;
-    size_t len, size;
-};
-
-static void b_add(struct bytes *b, const char *p, size_t n)
-{
-    if (b->len + n + 1 > b->size) {
-        b->size = (b->len + n + 1) * 2;
-        b->p = realloc(b->p, b->size);
-        assert_non_null(b->p);
-    }
-    if (n)
-        memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void b_take(struct bytes *b, size_t n)
-{
-    assert_true(n <= b->len);
-    memmove(b->p, b->p + n, b->len - n);
-    b->len -= n;
-    b->p[b->len] = '\0';
-}
-
-static void b_free(struct bytes *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
 struct h {
     struct imap_session *s;
     struct imap_session_config cfg;
@@ -370,67 +339,9 @@ struct h {
 
 static struct h H;
 
-static const char *op_name(enum imap_relay_kind k)
-{
-    switch (k) {
-    case IMAP_RELAY_PASS:
-        return "PASS";
-    case IMAP_RELAY_DROP:
-        return "DROP";
-    case IMAP_RELAY_INSERT:
-        return "INSERT";
-    case IMAP_RELAY_HOLD:
-        return "HOLD";
-    case IMAP_RELAY_RELEASE:
-        return "RELEASE";
-    case IMAP_RELAY_STARTTLS:
-        return "STARTTLS";
-    case IMAP_RELAY_CLOSE:
-        return "CLOSE";
-    }
-    return "?";
-}
-
 static void apply_ops(enum imap_dir dir)
 {
-    struct imap_relay_op op;
-    struct bytes *in = &H.in[dir], *out = &H.out[dir], *hold = &H.held[dir];
-    char word[48];
-
-    while (imap_session_relay_next(H.s, dir, &op)) {
-        if (op.kind == IMAP_RELAY_PASS || op.kind == IMAP_RELAY_DROP ||
-            op.kind == IMAP_RELAY_HOLD || op.kind == IMAP_RELAY_INSERT)
-            snprintf(word, sizeof(word), "%s(%zu) ", op_name(op.kind), op.len);
-        else
-            snprintf(word, sizeof(word), "%s ", op_name(op.kind));
-        b_add(&H.ops[dir], word, strlen(word));
-        switch (op.kind) {
-        case IMAP_RELAY_PASS:
-            assert_true(op.len <= in->len);
-            b_add(out, in->p, op.len);
-            b_take(in, op.len);
-            break;
-        case IMAP_RELAY_DROP:
-            b_take(in, op.len);
-            break;
-        case IMAP_RELAY_HOLD:
-            b_add(hold, in->p, op.len);
-            b_take(in, op.len);
-            break;
-        case IMAP_RELAY_INSERT:
-            b_add(out, op.data, op.len);
-            break;
-        case IMAP_RELAY_RELEASE:
-            b_add(out, hold->p, hold->len);
-            hold->len = 0;
-            break;
-        case IMAP_RELAY_STARTTLS:
-        case IMAP_RELAY_CLOSE:
-            break;
-        }
-    }
-    /* what is left is exactly what the session has not decided */
-    assert_int_equal(H.in[dir].len, imap_session_relay_pending(H.s, dir));
+    relay_sim_apply(H.s, dir, &H.in[dir], &H.out[dir], &H.held[dir], &H.ops[dir]);
 }
 
 static void h_start(const struct imap_session_config *cfg)
@@ -452,12 +363,12 @@ static void h_end(void)
 {
     imap_session_free(H.s);
     for (int d = 0; d < 2; d++) {
-        b_free(&H.in[d]);
-        b_free(&H.out[d]);
-        b_free(&H.held[d]);
-        b_free(&H.ops[d]);
+        bytes_free(&H.in[d]);
+        bytes_free(&H.out[d]);
+        bytes_free(&H.held[d]);
+        bytes_free(&H.ops[d]);
     }
-    b_free(&H.deferred);
+    bytes_free(&H.deferred);
     ev_clear();
 }
 
@@ -471,7 +382,7 @@ static void h_clock_ms(double ms)
 static void h_feed_raw(enum imap_dir dir, const char *p, size_t n)
 {
     if (H.cfg.relay)
-        b_add(&H.in[dir], p, n);
+        bytes_add(&H.in[dir], p, n);
     assert_int_equal(imap_session_feed(H.s, dir, p, n), 0);
     if (H.cfg.relay) {
         apply_ops(IMAP_C2S);
@@ -483,7 +394,7 @@ static void h_feed_raw(enum imap_dir dir, const char *p, size_t n)
 static void h_feed(enum imap_dir dir, const char *p, size_t n)
 {
     if (dir == IMAP_C2S && imap_session_keepalive_pending(H.s)) {
-        b_add(&H.deferred, p, n);
+        bytes_add(&H.deferred, p, n);
         return;
     }
     h_feed_raw(dir, p, n);
@@ -491,7 +402,7 @@ static void h_feed(enum imap_dir dir, const char *p, size_t n)
         struct bytes d = H.deferred;
         memset(&H.deferred, 0, sizeof(H.deferred));
         h_feed_raw(IMAP_C2S, d.p, d.len);
-        b_free(&d);
+        bytes_free(&d);
     }
 }
 
@@ -1336,7 +1247,7 @@ static void run_steps(size_t chunk, uint64_t seed)
     for (i = 0; i < sizeof(session_steps) / sizeof(session_steps[0]); i++) {
         const struct step *st = &session_steps[i];
         size_t n = st->len;
-        b_add(&want[st->dir], st->data, n);
+        bytes_add(&want[st->dir], st->data, n);
         if (chunk == 0) {
             h_feed(st->dir, st->data, n);
         } else if (seed == 0) {
@@ -1362,7 +1273,7 @@ static void run_steps(size_t chunk, uint64_t seed)
                      (unsigned long long)seed, d == IMAP_C2S ? "server" : "client", H.out[d].p,
                      want[d].p);
         assert_int_equal(H.in[d].len, 0);
-        b_free(&want[d]);
+        bytes_free(&want[d]);
     }
     assert_int_equal(imap_session_state(H.s), IMAP_STATE_LOGOUT);
     h_end();
@@ -1399,7 +1310,7 @@ static void test_relay_via_replay(void **state)
     for (i = 0; i < sizeof(session_steps) / sizeof(session_steps[0]); i++) {
         const struct step *st = &session_steps[i];
         size_t n = st->len;
-        b_add(&want[st->dir], st->data, n);
+        bytes_add(&want[st->dir], st->data, n);
         for (size_t o = 0; o < n; o++)
             assert_int_equal(replay_chunk(r, st->dir, st->data + o, 1, (int64_t)i * 1000), 0);
     }
@@ -1407,7 +1318,7 @@ static void test_relay_via_replay(void **state)
         const struct replay_output *o = replay_output(r, (enum imap_dir)d);
         assert_int_equal(o->len, want[d].len);
         assert_memory_equal(o->data, want[d].p, want[d].len);
-        b_free(&want[d]);
+        bytes_free(&want[d]);
     }
     assert_never_logged("s3cr3t");
     replay_free(r);

@@ -12,9 +12,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dovecot_fixture import HOST, PASSWORD, USER, PrivateDovecot  # noqa: E402
-from imaptap_fixture import (IMAPTAP, ImaptapProcess, RawClient, client_context,  # noqa: E402
-                             make_certs, make_workdir, parse_log, remove_workdir, wait_for)
+from dovecot_fixture import HOST, PASSWORD, USER  # noqa: E402
+from imaptap_fixture import IMAPTAP, ImaptapProcess, RawClient, parse_log, wait_for  # noqa: E402
+from proxy_case import DovecotProxyCase  # noqa: E402
 
 TSHARK = shutil.which("tshark")
 
@@ -49,29 +49,19 @@ def short_session(port, ctx):
     c.close()
 
 
-class InteropTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = make_workdir("imaptap-it-interop-")
-        cls.dv = PrivateDovecot(os.path.join(cls.workdir, "dv"), messages=4, seed=23, rawlog=True)
-        cls.dv.start()
-        cls.certs = make_certs(os.path.join(cls.workdir, "certs"), "localhost", HOST)
-        cls.ctx = client_context(cls.certs["ca"])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dv.stop()
-        remove_workdir(cls.workdir)
+class InteropTest(DovecotProxyCase):
+    WORKDIR_PREFIX = "imaptap-it-interop-"
+    DOVECOT = dict(messages=4, seed=23, rawlog=True)
+    CERTS_DIR = "certs"
 
     def setUp(self):
-        self.px = None
+        super().setUp()
         self.cap = None
 
     def tearDown(self):
         if self.cap is not None and self.cap.poll() is None:
             self.cap.kill()
-        if self.px is not None:
-            self.px.kill()
+        super().tearDown()
 
     def start_capture(self, path, ports):
         """tshark on the loopback interface, on our ports only."""

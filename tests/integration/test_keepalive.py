@@ -32,10 +32,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from autologout_server import BYE, AutologoutServer  # noqa: E402
-from dovecot_fixture import HOST, PASSWORD, USER, PrivateDovecot  # noqa: E402
-from imaptap_fixture import (ImaptapProcess, RawClient, by_session, client_context,  # noqa: E402
-                             decode_events, first, make_certs, make_workdir, recording,
-                             remove_workdir, select, wait_for)
+from dovecot_fixture import HOST, PASSWORD, USER  # noqa: E402
+from imaptap_fixture import (ImaptapProcess, RawClient, by_session, decode_events,  # noqa: E402
+                             first, make_workdir, recording, remove_workdir, select, wait_for)
+from proxy_case import DovecotProxyCase  # noqa: E402
 
 SILENT_S = 20          # the acceptance: silent this long behind a 5 s autologout
 AUTOLOGOUT_S = 5.0
@@ -317,29 +317,11 @@ class ScriptedServerTest(unittest.TestCase):
             self.assertNotIn(b"+ idling", c.received)
 
 
-class DovecotTest(unittest.TestCase):
+class DovecotTest(DovecotProxyCase):
     """imaptap (imaps) in front of the private Dovecot (imaps), with rawlog."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = make_workdir("imaptap-it-keepalive-dv-")
-        cls.dv = PrivateDovecot(os.path.join(cls.workdir, "dv"), messages=10, seed=21,
-                                rawlog=True, max_size=4096)
-        cls.dv.start()
-        cls.certs = make_certs(os.path.join(cls.workdir, "proxy-certs"), "localhost", HOST)
-        cls.ctx = client_context(cls.certs["ca"])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dv.stop()
-        remove_workdir(cls.workdir)
-
-    def setUp(self):
-        self.px = None
-
-    def tearDown(self):
-        if self.px is not None:
-            self.px.kill()
+    WORKDIR_PREFIX = "imaptap-it-keepalive-dv-"
+    DOVECOT = dict(messages=10, seed=21, rawlog=True, max_size=4096)
 
     def proxy(self, *args):
         self.px = ImaptapProcess(os.path.join(self.workdir, self.id().split(".")[-1]),

@@ -9,10 +9,11 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dovecot_fixture import HOST, PASSWORD, USER, PrivateDovecot  # noqa: E402
+from dovecot_fixture import PASSWORD, USER  # noqa: E402
 from imaptap_fixture import (ImaptapProcess, RawClient, by_session, client_context,  # noqa: E402
-                             first, make_certs, make_workdir, remove_workdir, sha)
-from relay_check import check_relay, login_split, rawlog_for, rawlog_names  # noqa: E402
+                             first, sha)
+from relay_check import check_relay, login_split, rawlog_for  # noqa: E402
+from proxy_case import DovecotProxyCase  # noqa: E402
 
 ZLIB_CONF = """
 protocol imap {
@@ -21,27 +22,9 @@ protocol imap {
 """
 
 
-class CapabilityEditTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = make_workdir("imaptap-it-caps-")
-        cls.dv = PrivateDovecot(os.path.join(cls.workdir, "dv"), messages=3, seed=9,
-                                rawlog=True, extra_conf=ZLIB_CONF)
-        cls.dv.start()
-        cls.certs = make_certs(os.path.join(cls.workdir, "proxy-certs"), "localhost", HOST)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dv.stop()
-        remove_workdir(cls.workdir)
-
-    def setUp(self):
-        self.px = None
-        self.rawlog_before = rawlog_names(self.dv)
-
-    def tearDown(self):
-        if self.px is not None:
-            self.px.kill()
+class CapabilityEditTest(DovecotProxyCase):
+    WORKDIR_PREFIX = "imaptap-it-caps-"
+    DOVECOT = dict(messages=3, seed=9, rawlog=True, extra_conf=ZLIB_CONF)
 
     def test_dovecot_advertises_compress(self):
         # the precondition: straight to Dovecot, COMPRESS=DEFLATE is there

@@ -13,35 +13,18 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dovecot_fixture import HOST, PASSWORD, USER, PrivateDovecot  # noqa: E402
+from dovecot_fixture import HOST, PASSWORD, USER  # noqa: E402
 from imaptap_fixture import (ImaptapProcess, by_session, client_context, first,  # noqa: E402
-                             make_certs, make_workdir, recording, remove_workdir, select, sha)
-from relay_check import check_relay, rawlog_names  # noqa: E402
+                             recording, select, sha)
+from relay_check import check_relay  # noqa: E402
+from proxy_case import DovecotProxyCase  # noqa: E402
 
 MESSAGES = 200
 
 
-class ClientsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = make_workdir("imaptap-it-clients-")
-        cls.dv = PrivateDovecot(os.path.join(cls.workdir, "dv"), messages=MESSAGES, seed=3,
-                                rawlog=True)
-        cls.dv.start()
-        cls.certs = make_certs(os.path.join(cls.workdir, "proxy-certs"), "localhost", HOST)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dv.stop()
-        remove_workdir(cls.workdir)
-
-    def setUp(self):
-        self.px = None
-        self.rawlog_before = rawlog_names(self.dv)
-
-    def tearDown(self):
-        if self.px is not None:
-            self.px.kill()
+class ClientsTest(DovecotProxyCase):
+    WORKDIR_PREFIX = "imaptap-it-clients-"
+    DOVECOT = dict(messages=MESSAGES, seed=3, rawlog=True)
 
     def proxy(self, listen="imaps", upstream_tls=True, name=None):
         up = ("imaps://%s:%d" % (HOST, self.dv.tls_port) if upstream_tls

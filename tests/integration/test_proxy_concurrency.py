@@ -10,25 +10,17 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dovecot_fixture import HOST, PASSWORD, USER, PrivateDovecot  # noqa: E402
+from dovecot_fixture import PASSWORD, USER  # noqa: E402
 from imaptap_fixture import (ImaptapProcess, RawClient, by_session, client_context,  # noqa: E402
-                             first, make_certs, make_workdir, remove_workdir)
+                             first)
+from proxy_case import DovecotProxyCase  # noqa: E402
 
 SESSIONS = 200
 
 
-class ConcurrencyTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = make_workdir("imaptap-it-conc-")
-        cls.dv = PrivateDovecot(os.path.join(cls.workdir, "dv"), messages=5, seed=13)
-        cls.dv.start()
-        cls.certs = make_certs(os.path.join(cls.workdir, "proxy-certs"), "localhost", HOST)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dv.stop()
-        remove_workdir(cls.workdir)
+class ConcurrencyTest(DovecotProxyCase):
+    WORKDIR_PREFIX = "imaptap-it-conc-"
+    DOVECOT = dict(messages=5, seed=13)
 
     def test_200_concurrent_sessions(self):
         px = ImaptapProcess(os.path.join(self.workdir, "px"), listen=["imaps"],

@@ -15,9 +15,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dovecot_fixture import HOST, PASSWORD, USER, PrivateDovecot, free_port  # noqa: E402
 from fake_server import FakeServer  # noqa: E402
-from imaptap_fixture import (SANITIZED, ImaptapProcess, RawClient, by_session,  # noqa: E402
-                             client_context, first, make_certs, make_workdir, remove_workdir,
+from imaptap_fixture import (SANITIZED, ImaptapProcess, RawClient, by_session, first,  # noqa: E402
                              select, sha, wait_for)
+from proxy_case import DovecotProxyCase  # noqa: E402
 
 BIG_SIZE = 50 * 1024 * 1024
 RSS_LIMIT_KB = 64 * 1024
@@ -49,20 +49,10 @@ def imap_pids(dv):
     return out
 
 
-class FaultsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = make_workdir("imaptap-it-faults-")
-        cls.dv = PrivateDovecot(os.path.join(cls.workdir, "dv"), messages=5, seed=11)
-        cls.dv.start()
-        cls.certs = make_certs(os.path.join(cls.workdir, "proxy-certs"), "localhost", HOST)
-        cls.ctx = client_context(cls.certs["ca"])
-        cls.big = None
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dv.stop()
-        remove_workdir(cls.workdir)
+class FaultsTest(DovecotProxyCase):
+    WORKDIR_PREFIX = "imaptap-it-faults-"
+    DOVECOT = dict(messages=5, seed=11)
+    big = None  # (uid, sha, size) of the 50 MB message, once appended
 
     @classmethod
     def big_uid(cls):
@@ -71,13 +61,6 @@ class FaultsTest(unittest.TestCase):
             msg = big_message(BIG_SIZE)
             cls.big = (cls.dv.append("INBOX", msg), sha(msg), len(msg))
         return cls.big
-
-    def setUp(self):
-        self.px = None
-
-    def tearDown(self):
-        if self.px is not None:
-            self.px.kill()
 
     def proxy(self, upstream=None, listen="imaps", args=(), name=None, certs=True, **kw):
         upstream = upstream or "imaps://localhost:%d" % self.dv.tls_port

@@ -12,32 +12,15 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dovecot_fixture import HOST, PASSWORD, USER, PrivateDovecot  # noqa: E402
-from imaptap_fixture import (ImaptapProcess, RawClient, by_session, check_seq_gapless,  # noqa: E402
-                             client_context, decode_events, first, make_certs, make_workdir,
-                             parse_log, remove_workdir, wait_for)
+from dovecot_fixture import PASSWORD, USER  # noqa: E402
+from imaptap_fixture import (ImaptapProcess, RawClient, by_session,  # noqa: E402
+                             check_seq_gapless, decode_events, first, parse_log, wait_for)
+from proxy_case import DovecotProxyCase  # noqa: E402
 
 
-class LogTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = make_workdir("imaptap-it-log-")
-        cls.dv = PrivateDovecot(os.path.join(cls.workdir, "dv"), messages=5, seed=17)
-        cls.dv.start()
-        cls.certs = make_certs(os.path.join(cls.workdir, "proxy-certs"), "localhost", HOST)
-        cls.ctx = client_context(cls.certs["ca"])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dv.stop()
-        remove_workdir(cls.workdir)
-
-    def setUp(self):
-        self.px = None
-
-    def tearDown(self):
-        if self.px is not None:
-            self.px.kill()
+class LogTest(DovecotProxyCase):
+    WORKDIR_PREFIX = "imaptap-it-log-"
+    DOVECOT = dict(messages=5, seed=17)
 
     def proxy(self, args=(), **kw):
         self.px = ImaptapProcess(os.path.join(self.workdir, self.id().split(".")[-1]),

@@ -8,10 +8,10 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dovecot_fixture import HOST, PASSWORD, USER, PrivateDovecot  # noqa: E402
-from imaptap_fixture import (ImaptapProcess, RawClient, by_session, client_context,  # noqa: E402
-                             first, make_certs, make_workdir, remove_workdir, select, sha)
-from relay_check import check_relay, rawlog_names  # noqa: E402
+from dovecot_fixture import PASSWORD, USER  # noqa: E402
+from imaptap_fixture import ImaptapProcess, RawClient, by_session, first, select, sha  # noqa: E402
+from relay_check import check_relay  # noqa: E402
+from proxy_case import DovecotProxyCase  # noqa: E402
 
 MESSAGES = 5
 
@@ -26,30 +26,15 @@ def caps_of(line):
     return text.split()
 
 
-class TlsTest(unittest.TestCase):
+class TlsTest(DovecotProxyCase):
+    WORKDIR_PREFIX = "imaptap-it-tls-"
+    DOVECOT = dict(messages=MESSAGES, seed=5, rawlog=True)
+
     @classmethod
     def setUpClass(cls):
-        cls.workdir = make_workdir("imaptap-it-tls-")
-        cls.dv = PrivateDovecot(os.path.join(cls.workdir, "dv"), messages=MESSAGES, seed=5,
-                                rawlog=True)
-        cls.dv.start()
-        cls.certs = make_certs(os.path.join(cls.workdir, "proxy-certs"), "localhost", HOST)
-        cls.ctx = client_context(cls.certs["ca"])
+        super().setUpClass()
         with open(cls.dv.cert_file) as f:
             cls.dv_cert_sha = sha(ssl.PEM_cert_to_DER_cert(f.read()))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dv.stop()
-        remove_workdir(cls.workdir)
-
-    def setUp(self):
-        self.px = None
-        self.rawlog_before = rawlog_names(self.dv)
-
-    def tearDown(self):
-        if self.px is not None:
-            self.px.kill()
 
     def up(self, scheme):
         port = self.dv.plain_port if scheme in ("imap", "imap+starttls") else self.dv.tls_port

@@ -34,6 +34,7 @@ import threading
 import time
 
 from dovecot_fixture import HOST
+from fake_server import FakeServer
 
 CAPS = "IMAP4rev1 LITERAL+ ID"
 BYE = b"* BYE Autologout; idle for too long\r\n"
@@ -213,9 +214,10 @@ class ServerConn:
         return None
 
 
-class AutologoutServer:
+class AutologoutServer(FakeServer):
     def __init__(self, autologout=5.0, noop_delay=0.0, noop_status="OK", messages=3, idle=False,
                  done_delay=0.0):
+        super().__init__(timeout=None)  # reads time out at the autologout deadline
         self.autologout = autologout
         self.idle = idle
         self.done_delay = done_delay
@@ -223,56 +225,16 @@ class AutologoutServer:
         self.noop_delay = noop_delay
         self.noop_status = noop_status
         self.messages = messages
-        self.conns = []
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind((HOST, 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        self._stop = False
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     @property
     def url(self):
         return "imap://%s:%d" % (HOST, self.port)
 
-    def start(self):
-        self._thread.start()
-        return self
+    def new_conn(self, sock, addr):
+        return ServerConn(self, sock)
 
-    def _accept(self):
-        while not self._stop:
-            try:
-                s, _addr = self.lsock.accept()
-            except OSError:
-                return
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            c = ServerConn(self, s)
-            self.conns.append(c)
-            threading.Thread(target=self._run, args=(c,), daemon=True).start()
-
-    def _run(self, conn):
+    def serve(self, conn):
         try:
             conn.run()
-        except Exception as e:  # kept for the test to look at
-            conn.error = e
         finally:
             conn.log.append((time.monotonic(), "close", b""))
-            conn.close()
-            conn.done.set()
-
-    def stop(self):
-        self._stop = True
-        try:
-            self.lsock.close()
-        except OSError:
-            pass
-        for c in self.conns:
-            c.close()

@@ -67,7 +67,7 @@ class FakeConn:
 
 
 class FakeServer:
-    def __init__(self, script, timeout=15):
+    def __init__(self, script=None, timeout=15):
         self.script = script
         self.timeout = timeout
         self.conns = []
@@ -91,22 +91,30 @@ class FakeServer:
         self._thread.start()
         return self
 
+    def new_conn(self, sock, addr):
+        """The object a connection's script works on (subclasses: their own)."""
+        return FakeConn(sock, addr)
+
+    def serve(self, conn):
+        self.script(conn)
+
     def _accept(self):
         while not self._stop:
             try:
                 s, addr = self.lsock.accept()
             except OSError:
                 return
-            s.settimeout(self.timeout)
+            if self.timeout is not None:
+                s.settimeout(self.timeout)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            c = FakeConn(s, addr)
+            c = self.new_conn(s, addr)
             self.conns.append(c)
             self.accepted.release()
             threading.Thread(target=self._run, args=(c,), daemon=True).start()
 
     def _run(self, conn):
         try:
-            self.script(conn)
+            self.serve(conn)
         except Exception as e:  # kept for the test to look at
             conn.error = e
         finally:
